@@ -1,0 +1,14 @@
+"""The /api/v1 router: each module contributes its routers here, one line each."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ludus.core.audit.api import router as audit_router
+from ludus.core.auth.api import router as auth_router
+from ludus.core.tenancy.api import router as tenancy_router
+
+api_router = APIRouter(prefix="/api/v1")
+api_router.include_router(tenancy_router)
+api_router.include_router(auth_router)
+api_router.include_router(audit_router)

@@ -1,0 +1,74 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ludus import __version__
+from ludus.core.auth.wellknown import router as wellknown_router
+from ludus.core.http.errors import install_error_handlers
+from ludus.core.http.middleware import (
+    BodyLimitMiddleware,
+    RateLimitMiddleware,
+    RequestContextMiddleware,
+    TransactionMiddleware,
+)
+from ludus.core.http.openapi import install_openapi
+from ludus.core.kit.db import Database, get_database, set_database
+from ludus.core.kit.settings import Settings, get_settings
+from ludus.core.observability.api import router as health_router
+from ludus.core.observability.logging import configure_logging
+
+DESCRIPTION = """
+Ludus runs five gamified-money products (MoneyLife, Savings challenges, PaYa, Loyalty,
+CLASSIFY) on one shared core. Every response uses the envelope
+`{"success": true, "data": ...}` or `{"success": false, "error": {code, message, details}}`;
+the full list of error codes is in `x-error-codes`.
+"""
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, settings.log_json)
+        owned = database is None and _no_database()
+        db = database or get_database()
+        set_database(db)
+        try:
+            yield
+        finally:
+            if owned:
+                await db.dispose()
+                set_database(None)
+
+    app = FastAPI(
+        title="Ludus API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    install_openapi(app)
+    # Added innermost first: the last added runs first.
+    app.add_middleware(TransactionMiddleware)
+    app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+
+    from ludus.api import api_router
+
+    app.include_router(health_router)
+    app.include_router(wellknown_router)
+    app.include_router(api_router)
+    return app
+
+
+def _no_database() -> bool:
+    from ludus.core.kit import db as db_module
+
+    return db_module._db is None

@@ -1,0 +1,78 @@
+"""Rate limits through the `limits` library: Redis when REDIS_URL is set, else in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse, storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from ludus.core.kit.errors import RateLimited
+from ludus.core.kit.settings import get_settings
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_at: int
+
+
+class RateLimiter:
+    def __init__(self, redis_url: str | None = None) -> None:
+        uri = "async+memory://"
+        options: dict[str, str] = {}
+        if redis_url:
+            uri = "async+" + redis_url
+            options["implementation"] = "redispy"
+        self.storage = storage.storage_from_string(uri, **options)
+        self.strategy = MovingWindowRateLimiter(self.storage)
+        self._items: dict[str, RateLimitItem] = {}
+
+    def _item(self, limit: str) -> RateLimitItem:
+        item = self._items.get(limit)
+        if item is None:
+            item = self._items[limit] = parse(limit)
+        return item
+
+    async def hit(self, limit: str, *key: str) -> Decision:
+        item = self._item(limit)
+        allowed = await self.strategy.hit(item, *key)
+        stats = await self.strategy.get_window_stats(item, *key)
+        return Decision(allowed, item.amount, stats.remaining, int(stats.reset_time))
+
+    async def check(self, limit: str, *key: str) -> None:
+        """Count one hit; raise 429 with Retry-After when over the limit."""
+        decision = await self.hit(limit, *key)
+        if not decision.allowed:
+            raise RateLimited(
+                details={"limit": decision.limit, "reset_at": decision.reset_at},
+                headers={"Retry-After": str(max(1, decision.reset_at - _now()))},
+            )
+
+    async def reset(self) -> None:
+        result = self.storage.reset()
+        if hasattr(result, "__await__"):
+            await result
+
+
+def _now() -> int:
+    import time
+
+    return int(time.time())
+
+
+_limiter: RateLimiter | None = None
+
+
+def get_rate_limiter() -> RateLimiter:
+    global _limiter
+    if _limiter is None:
+        _limiter = RateLimiter(get_settings().redis_url)
+    return _limiter
+
+
+def set_rate_limiter(limiter: RateLimiter | None) -> None:
+    global _limiter
+    _limiter = limiter

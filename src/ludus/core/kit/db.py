@@ -1,0 +1,142 @@
+"""Engine, sessions and the per-transaction tenant context that drives row-level security.
+
+Every transaction a session begins switches to the non-superuser app role and sets
+`ludus.tenant_id` (or `ludus.bypass`) from `session.info`, so PostgreSQL RLS policies
+apply even when the connection user is a superuser (as with embedded PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import Session, SessionTransaction
+
+from ludus.core.kit.embedded import embedded_uri, to_libpq_url, to_sqlalchemy_url
+from ludus.core.kit.settings import Settings, get_settings
+
+TENANT_KEY = "ludus.tenant_id"
+BYPASS_KEY = "ludus.bypass"
+
+_SET_CONTEXT = text(
+    "SELECT set_config('role', :role, true), set_config('ludus.tenant_id', :tenant, true),"
+    " set_config('ludus.bypass', :bypass, true)"
+)
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """libpq URI of the configured database, starting the embedded server if needed."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        return to_libpq_url(settings.database_url)
+    return embedded_uri(settings.pgdata_dir)
+
+
+def make_engine(url: str | None = None, settings: Settings | None = None) -> AsyncEngine:
+    settings = settings or get_settings()
+    return create_async_engine(
+        to_sqlalchemy_url(url or database_url(settings)),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=False,
+        pool_recycle=1800,
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+def _apply_context(session: Session, connection: Connection) -> None:
+    info = session.info
+    connection.execute(
+        _SET_CONTEXT,
+        {
+            "role": info.get("db_role") or get_settings().db_app_role,
+            "tenant": str(info["tenant_id"]) if info.get("tenant_id") else "",
+            "bypass": "on" if info.get("bypass_rls") else "off",
+        },
+    )
+
+
+@event.listens_for(Session, "after_begin")
+def _after_begin(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    _apply_context(session, connection)
+
+
+async def set_tenant(session: AsyncSession, tenant_id: uuid.UUID | None) -> None:
+    """Scope the session (this transaction and later ones) to one tenant."""
+    session.info["tenant_id"] = tenant_id
+    session.info["bypass_rls"] = False
+    await _refresh_context(session)
+
+
+async def set_system_scope(session: AsyncSession) -> None:
+    """Let this session see every tenant's rows (system admins, cross-tenant jobs)."""
+    session.info["tenant_id"] = None
+    session.info["bypass_rls"] = True
+    await _refresh_context(session)
+
+
+async def _refresh_context(session: AsyncSession) -> None:
+    if session.in_transaction():
+        conn = await session.connection()
+        await conn.run_sync(lambda c: _apply_context(session.sync_session, c))
+
+
+def current_tenant_id(session: AsyncSession) -> uuid.UUID | None:
+    value: Any = session.info.get("tenant_id")
+    return value if isinstance(value, uuid.UUID) else None
+
+
+class Database:
+    """Owns the engine and session factory for one process."""
+
+    def __init__(self, url: str | None = None, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.url = url or database_url(self.settings)
+        self.engine = make_engine(self.url, self.settings)
+        self.sessionmaker = make_sessionmaker(self.engine)
+
+    @asynccontextmanager
+    async def session(
+        self, *, tenant_id: uuid.UUID | None = None, system: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commits on success, rolls back on error (jobs, CLI, tests)."""
+        async with self.sessionmaker() as session:
+            session.info["tenant_id"] = tenant_id
+            session.info["bypass_rls"] = system
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+_db: Database | None = None
+
+
+def get_database() -> Database:
+    global _db
+    if _db is None:
+        _db = Database()
+    return _db
+
+
+def set_database(db: Database | None) -> None:
+    global _db
+    _db = db

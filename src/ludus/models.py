@@ -1,0 +1,17 @@
+"""Import every module's models so metadata is complete (Alembic, tests)."""
+
+from __future__ import annotations
+
+import importlib
+
+MODEL_MODULES = (
+    "ludus.core.tenancy.models",
+    "ludus.core.auth.models",
+    "ludus.core.idempotency.models",
+    "ludus.core.audit.models",
+)
+
+
+def import_all_models() -> None:
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
