@@ -51,11 +51,6 @@ class RateLimiter:
                 headers={"Retry-After": str(max(1, decision.reset_at - _now()))},
             )
 
-    async def reset(self) -> None:
-        result = self.storage.reset()
-        if hasattr(result, "__await__"):
-            await result
-
 
 def _now() -> int:
     import time

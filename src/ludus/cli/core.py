@@ -1,0 +1,56 @@
+"""Core commands: serve, worker, db."""
+
+from __future__ import annotations
+
+import typer
+
+from ludus.core.kit import migrate
+
+db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("heads")) -> None:
+    """Apply migrations (default: all heads)."""
+    migrate.upgrade(revision=revision)
+    typer.echo("database upgraded")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument("-1")) -> None:
+    """Revert migrations (e.g. `-1` or `base`)."""
+    migrate.downgrade(revision=revision)
+    typer.echo(f"database downgraded to {revision}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the applied revision(s)."""
+    migrate.current()
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+    workers: int = typer.Option(1, help="Server processes (needs DATABASE_URL if > 1)."),
+    migrate_first: bool = typer.Option(True, "--migrate/--no-migrate"),
+) -> None:
+    """Serve the API (migrating first)."""
+    import uvicorn
+
+    if migrate_first:
+        migrate.upgrade()
+    uvicorn.run(
+        "ludus.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")
+    app.command("serve")(serve)

@@ -1,0 +1,16 @@
+"""`ludus` command line. Each module adds its sub-app in `register()` below, one line each."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="Ludus platform commands.")
+
+
+def register() -> None:
+    from ludus.cli import core as core_cli
+
+    core_cli.register(app)
+
+
+register()
