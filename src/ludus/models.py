@@ -9,6 +9,7 @@ MODEL_MODULES = (
     "ludus.core.auth.models",
     "ludus.core.idempotency.models",
     "ludus.core.audit.models",
+    "ludus.core.notifications.models",
 )
 
 
