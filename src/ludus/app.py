@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 
 from ludus import __version__
 from ludus.core.auth.wellknown import router as wellknown_router
@@ -65,6 +66,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(health_router)
     app.include_router(wellknown_router)
     app.include_router(api_router)
+    # Metrics label requests by route template; included routes keep their own relative path.
+    app.state.route_templates = {
+        id(context.original_route): context.path for context in iter_route_contexts(app.routes)
+    }
     return app
 
 

@@ -67,8 +67,10 @@ class TestRateLimitHeaders:
 class TestObservability:
     async def test_metrics_count_routes(self, client: AsyncClient) -> None:
         await client.get("/health/live")
+        await client.get("/api/v1/tenants/none-such/theme")
         body = (await client.get("/metrics")).text
         assert 'ludus_http_requests_total{method="GET",route="/health/live",status="200"}' in body
+        assert 'route="/api/v1/tenants/{slug}/theme",status="404"' in body
         assert "ludus_http_request_duration_seconds_bucket" in body
 
     async def test_openapi_lists_every_error_code(self, client: AsyncClient) -> None:

@@ -87,7 +87,7 @@ class RequestContextMiddleware:
                 await send_error(send, error, {"X-Request-Id": request_id})
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = _route_template(scope)
             method = scope.get("method", "")
             metrics.REQUESTS.labels(method, route, str(status)).inc()
             metrics.LATENCY.labels(method, route).observe(elapsed)
@@ -104,6 +104,14 @@ class RequestContextMiddleware:
                 )
             context.request_id_var.reset(rid_token)
             context.client_ip_var.reset(ip_token)
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    if route is None:
+        return "unmatched"
+    templates = getattr(getattr(scope.get("app"), "state", None), "route_templates", {})
+    return str(templates.get(id(route)) or getattr(route, "path", "unmatched"))
 
 
 class BodyLimitMiddleware:
