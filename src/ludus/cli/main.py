@@ -11,6 +11,9 @@ def register() -> None:
     from ludus.cli import core as core_cli
 
     core_cli.register(app)
+    from ludus.cli import tenants
+
+    tenants.register(app)
 
 
 register()
