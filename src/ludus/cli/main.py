@@ -14,6 +14,7 @@ def register() -> None:
     from ludus.cli import tenants
 
     tenants.register(app)
+    tenants.register_demo(app)
 
 
 register()

@@ -97,3 +97,20 @@ def activate(slug: str) -> None:
 
 def register(app: typer.Typer) -> None:
     app.add_typer(tenant_app, name="tenant")
+
+
+demo_app = typer.Typer(no_args_is_help=True, help="Demo data.")
+
+
+@demo_app.command("seed")
+def demo_seed() -> None:
+    """Create the demo tenants and users (safe to run again)."""
+    from ludus.demo import seed
+
+    for line in run_in_session(seed):
+        console.print(line)
+    console.print("demo ready — credentials are in the README")
+
+
+def register_demo(app: typer.Typer) -> None:
+    app.add_typer(demo_app, name="demo")
