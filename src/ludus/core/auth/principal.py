@@ -13,9 +13,9 @@ from ludus.core.auth.models import Role
 from ludus.core.auth.tokens import AccessClaims, verify_access_token
 from ludus.core.http.session import DbSession
 from ludus.core.kit.db import set_system_scope, set_tenant
-from ludus.core.kit.errors import Forbidden, InvalidToken, Unauthorized
+from ludus.core.kit.errors import Forbidden, InvalidToken, TenantSuspended, Unauthorized
 from ludus.core.tenancy import repository as tenant_repo
-from ludus.core.tenancy.models import Tenant
+from ludus.core.tenancy.models import Tenant, TenantStatus
 
 
 @dataclass(frozen=True)
@@ -65,13 +65,22 @@ async def principal_from_claims(session: AsyncSession, claims: AccessClaims) -> 
         await set_system_scope(session)
     else:
         raise InvalidToken("Token has no tenant.")
-    if claims.sid is not None:
-        live = await tenant_repo.session_is_live(session, claims.sid, claims.sub)
-        if not live:
-            raise InvalidToken("This session was signed out.")
     if claims.tenant_id is not None:
-        tenant = await tenant_repo.get_tenant(session, claims.tenant_id)
-        tenant_repo.ensure_active(tenant)
+        # One round trip: the tenant's status and whether the token's session is live.
+        status = await tenant_repo.tenant_status_and_session(
+            session, claims.tenant_id, claims.sid, claims.sub
+        )
+        if status is None:
+            raise InvalidToken("Unknown tenant.")
+        tenant_status, live = status
+        if claims.sid is not None and not live:
+            raise InvalidToken("This session was signed out.")
+        if tenant_status != TenantStatus.active:
+            raise TenantSuspended()
+    elif claims.sid is not None and not await tenant_repo.session_is_live(
+        session, claims.sid, claims.sub
+    ):
+        raise InvalidToken("This session was signed out.")
     return Principal(
         user_id=claims.sub,
         tenant_id=claims.tenant_id,

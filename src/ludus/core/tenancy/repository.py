@@ -44,3 +44,20 @@ async def session_is_live(session: AsyncSession, sid: uuid.UUID, user_id: uuid.U
     )
     found = row.first()
     return found is not None and found[0] is None
+
+
+async def tenant_status_and_session(
+    session: AsyncSession, tenant_id: uuid.UUID, sid: uuid.UUID | None, user_id: uuid.UUID
+) -> tuple[str, bool] | None:
+    """The tenant's status and whether session `sid` of `user_id` is live, in one query."""
+    live = (
+        select(AuthSession.id)
+        .where(
+            AuthSession.id == sid,
+            AuthSession.user_id == user_id,
+            AuthSession.revoked_at.is_(None),
+        )
+        .exists()
+    )
+    row = (await session.execute(select(Tenant.status, live).where(Tenant.id == tenant_id))).first()
+    return None if row is None else (str(row[0]), bool(row[1]))
