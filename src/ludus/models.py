@@ -9,6 +9,8 @@ MODEL_MODULES = (
     "ludus.core.auth.models",
     "ludus.core.idempotency.models",
     "ludus.core.audit.models",
+    "ludus.core.events.models",
+    "ludus.core.webhooks.models",
     "ludus.core.notifications.models",
 )
 
