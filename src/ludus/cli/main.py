@@ -15,6 +15,11 @@ def register() -> None:
 
     tenants.register(app)
     tenants.register_demo(app)
+    from ludus.core.events import cli as events_cli
+
+    events_cli.register(app)
+    __import__("ludus.core.auth.cli", fromlist=["register"]).register(app)
+    __import__("ludus.core.notifications.cli", fromlist=["register"]).register(app)
 
 
 register()

@@ -6,9 +6,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ludus.core.auth.errors import ScopeRequired
 from ludus.core.auth.models import Role
 from ludus.core.auth.tokens import AccessClaims, verify_access_token
 from ludus.core.http.session import DbSession
@@ -107,6 +109,12 @@ async def get_principal(request: Request, session: DbSession) -> Principal:
         claims = await verify_access_token(token, session)
         principal = await principal_from_claims(session, claims)
     request.state.principal = principal
+    if principal.tenant_id is not None:
+        request.state.tenant_id = str(principal.tenant_id)
+    structlog.contextvars.bind_contextvars(
+        tenant_id=str(principal.tenant_id) if principal.tenant_id else None,
+        user_id=str(principal.user_id) if principal.user_id else None,
+    )
     return principal
 
 
@@ -121,6 +129,18 @@ def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
         if principal.is_system_admin or principal.role in allowed:
             return principal
         raise Forbidden(details={"required_roles": sorted(r.value for r in allowed)})
+
+    return dependency
+
+
+def require_scope(*scopes: str):  # type: ignore[no-untyped-def]
+    """Dependency: API keys need one of `scopes` (or "*"); signed-in users always pass."""
+    wanted = frozenset(scopes)
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if principal.api_key_id is None or "*" in principal.scopes or wanted & principal.scopes:
+            return principal
+        raise ScopeRequired(details={"required_scopes": sorted(wanted)})
 
     return dependency
 
