@@ -6,9 +6,11 @@ from fastapi import APIRouter
 
 from ludus.core.audit.api import router as audit_router
 from ludus.core.auth.api import router as auth_router
+from ludus.core.notifications.api import router as notifications_router
 from ludus.core.tenancy.api import router as tenancy_router
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(tenancy_router)
 api_router.include_router(auth_router)
 api_router.include_router(audit_router)
+api_router.include_router(notifications_router)

@@ -1,0 +1,215 @@
+"""Delivery of queued messages, one attempt at a time, with the retry policy.
+
+`deliver(message_id)` is the job entry point. It claims the message in a short transaction
+(a lease in `next_attempt_at`, and `attempts + 1`), calls the provider with no transaction
+open, then records the outcome in another short transaction: sent; or, on a transient
+failure, a retry scheduled after an exponential backoff; or failed after the last try (or at
+once on a permanent error). A claim whose worker died expires, and the periodic sweep
+(`deliver_due`) tries the message again.
+"""
+
+from __future__ import annotations
+
+import enum
+import html
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ludus.core.jobs.defer import JobSpec, defer_many
+from ludus.core.kit import clock
+from ludus.core.kit.db import Database, get_database
+from ludus.core.notifications.config import get_notify_settings
+from ludus.core.notifications.models import Channel, MessageStatus, NotificationMessage
+from ludus.core.notifications.providers import OutgoingMessage, ProviderError, build_provider
+from ludus.core.tenancy.models import Tenant
+
+log = structlog.get_logger("ludus.notifications")
+
+DELIVER_TASK = "notifications.deliver"
+QUEUE = "notifications"
+# A job may start slightly before the app's clock says the message is due (clock skew).
+DUE_TOLERANCE = timedelta(seconds=2)
+# The sweep leaves messages alone until they are this overdue: their own job should run first.
+SWEEP_GRACE = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    base_seconds: float = 30.0
+    factor: float = 2.0
+
+    def delay(self, attempts_done: int) -> timedelta:
+        """Wait after the `attempts_done`-th failed try: base, base·factor, base·factor², ..."""
+        return timedelta(seconds=self.base_seconds * self.factor ** max(attempts_done - 1, 0))
+
+    def next_attempt(self, attempts_done: int, now: datetime) -> datetime | None:
+        if attempts_done >= self.max_attempts:
+            return None
+        return now + self.delay(attempts_done)
+
+
+def default_policy() -> RetryPolicy:
+    settings = get_notify_settings()
+    return RetryPolicy(
+        settings.retry_max_attempts, settings.retry_base_seconds, settings.retry_factor
+    )
+
+
+class Outcome(enum.StrEnum):
+    sent = "sent"
+    retry = "retry"
+    failed = "failed"
+    # Not queued any more, or not due yet: its own later job (or the sweep) will send it.
+    not_due = "not_due"
+
+
+async def schedule(
+    session: AsyncSession, message_ids: Sequence[uuid.UUID], at: datetime | None = None
+) -> None:
+    """Enqueue delivery jobs in the caller's transaction (they exist iff it commits)."""
+    await defer_many(
+        session,
+        [
+            JobSpec(DELIVER_TASK, {"message_id": str(i)}, queue=QUEUE, schedule_at=at)
+            for i in message_ids
+        ],
+    )
+
+
+_TAGS = re.compile(r"<[^>]+>")
+_BLANKS = re.compile(r"\n\s*\n+")
+
+
+def html_to_text(value: str) -> str:
+    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</h\d>|</li>|</tr>", "\n", value)
+    return _BLANKS.sub("\n\n", html.unescape(_TAGS.sub("", text))).strip()
+
+
+def outgoing(message: NotificationMessage) -> OutgoingMessage:
+    is_html = bool(message.data.get("html"))
+    return OutgoingMessage(
+        channel=Channel(message.channel),
+        recipient=message.recipient,
+        subject=message.subject,
+        body=html_to_text(message.body) if is_html else message.body,
+        html=message.body if is_html else None,
+        reference=str(message.id),
+        data={k: v for k, v in (message.data.get("push_data") or {}).items()},
+    )
+
+
+async def deliver(
+    message_id: uuid.UUID, *, db: Database | None = None, policy: RetryPolicy | None = None
+) -> Outcome:
+    db = db or get_database()
+    policy = policy or default_policy()
+    now = clock.utcnow()
+    lease = timedelta(seconds=get_notify_settings().claim_seconds)
+    async with db.session(system=True) as session:
+        claimed = await session.execute(
+            update(NotificationMessage)
+            .where(
+                NotificationMessage.id == message_id,
+                NotificationMessage.status == MessageStatus.queued,
+                or_(
+                    NotificationMessage.next_attempt_at.is_(None),
+                    NotificationMessage.next_attempt_at <= now + DUE_TOLERANCE,
+                ),
+            )
+            .values(next_attempt_at=now + lease, attempts=NotificationMessage.attempts + 1)
+            .returning(NotificationMessage)
+        )
+        message = claimed.scalar_one_or_none()
+        if message is None:
+            return Outcome.not_due
+        tenant = await session.get(Tenant, message.tenant_id)
+        attempt = message.attempts
+        request = outgoing(message)
+    try:
+        result = await build_provider(tenant, request.channel).send(request)
+    except Exception as exc:  # any provider failure is recorded; unknown ones count as transient
+        permanent = isinstance(exc, ProviderError) and exc.permanent
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        retry_at = None if permanent else policy.next_attempt(attempt, now)
+        return await _record_failure(db, message_id, attempt, error, retry_at)
+    async with db.session(system=True) as session:
+        await session.execute(
+            update(NotificationMessage)
+            .where(
+                NotificationMessage.id == message_id,
+                NotificationMessage.status == MessageStatus.queued,
+                NotificationMessage.attempts == attempt,
+            )
+            .values(
+                status=MessageStatus.sent,
+                provider=result.provider,
+                provider_message_id=result.provider_message_id,
+                sent_at=clock.utcnow(),
+                status_updated_at=clock.utcnow(),
+                next_attempt_at=None,
+                error=None,
+            )
+        )
+    return Outcome.sent
+
+
+async def _record_failure(
+    db: Database, message_id: uuid.UUID, attempt: int, error: str, retry_at: datetime | None
+) -> Outcome:
+    values: dict[str, object] = {"error": error, "status_updated_at": clock.utcnow()}
+    if retry_at is None:
+        values.update(status=MessageStatus.failed, next_attempt_at=None)
+    else:
+        values.update(next_attempt_at=retry_at)
+    async with db.session(system=True) as session:
+        updated = await session.execute(
+            update(NotificationMessage)
+            .where(
+                NotificationMessage.id == message_id,
+                NotificationMessage.status == MessageStatus.queued,
+                NotificationMessage.attempts == attempt,
+            )
+            .values(**values)
+            .returning(NotificationMessage.id)
+        )
+        if updated.scalar_one_or_none() is None:
+            return Outcome.not_due  # someone else finished it meanwhile
+        if retry_at is not None:
+            await schedule(session, [message_id], retry_at)
+    log.warning(
+        "notification_send_failed",
+        message_id=str(message_id),
+        attempt=attempt,
+        retry_at=retry_at.isoformat() if retry_at else None,
+        error=error,
+    )
+    return Outcome.retry if retry_at is not None else Outcome.failed
+
+
+async def deliver_due(*, db: Database | None = None, limit: int = 200) -> int:
+    """Backstop sweep: try queued messages whose time is well past (lost jobs, dead workers)."""
+    db = db or get_database()
+    cutoff = clock.utcnow() - SWEEP_GRACE
+    async with db.session(system=True) as session:
+        ids = list(
+            await session.scalars(
+                select(NotificationMessage.id)
+                .where(
+                    NotificationMessage.status == MessageStatus.queued,
+                    NotificationMessage.next_attempt_at <= cutoff,
+                )
+                .order_by(NotificationMessage.next_attempt_at)
+                .limit(limit)
+            )
+        )
+    for message_id in ids:
+        await deliver(message_id, db=db)
+    return len(ids)
