@@ -40,9 +40,17 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         owned = database is None and _no_database()
         db = database or get_database()
         set_database(db)
+        worker = None
+        if settings.run_worker_in_process:
+            from ludus.core.jobs.worker import InProcessWorker
+
+            worker = InProcessWorker(db)
+            worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
             if owned:
                 await db.dispose()
                 set_database(None)

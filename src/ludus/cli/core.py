@@ -51,6 +51,30 @@ def serve(
     )
 
 
+def worker(
+    concurrency: int = typer.Option(8, min=1, help="Jobs run at the same time."),
+    queue: list[str] = typer.Option(
+        [], "--queue", "-q", help="Only these queues (repeatable); default all."
+    ),
+) -> None:
+    """Run a background job worker (events, webhooks, notifications, periodic jobs)."""
+    import asyncio
+
+    from ludus.core.jobs.worker import run_worker
+    from ludus.core.kit.db import Database, set_database
+
+    async def main() -> None:
+        db = Database()
+        set_database(db)
+        try:
+            await run_worker(db, concurrency=concurrency, queues=queue or None)
+        finally:
+            await db.dispose()
+
+    asyncio.run(main())
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
     app.command("serve")(serve)
+    app.command("worker")(worker)
