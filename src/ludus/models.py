@@ -12,6 +12,10 @@ MODEL_MODULES = (
     "ludus.core.events.models",
     "ludus.core.webhooks.models",
     "ludus.core.notifications.models",
+    "ludus.engagement.models",
+    "ludus.engagement.leaderboards.models",
+    "ludus.engagement.challenges.models",
+    "ludus.engagement.catalog.models",
 )
 
 
