@@ -16,3 +16,8 @@ api_router.include_router(auth_router)
 api_router.include_router(audit_router)
 api_router.include_router(events_router)
 api_router.include_router(notifications_router)
+from ludus.savings.api import router as savings_router  # noqa: E402
+from ludus.savings.api_challenges import router as savings_challenges_router  # noqa: E402
+
+api_router.include_router(savings_router)
+api_router.include_router(savings_challenges_router)

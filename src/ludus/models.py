@@ -16,6 +16,7 @@ MODEL_MODULES = (
     "ludus.engagement.leaderboards.models",
     "ludus.engagement.challenges.models",
     "ludus.engagement.catalog.models",
+    "ludus.savings.models",
 )
 
 

@@ -1,0 +1,1 @@
+"""Savings challenges for chamas, SACCOs and MFIs (spec 001)."""

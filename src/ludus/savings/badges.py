@@ -1,0 +1,138 @@
+"""Milestone badges (engagement kit badge tables), defined per org on first award."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ludus.engagement.challenges import scoring
+from ludus.engagement.challenges.models import Challenge
+from ludus.engagement.models import Badge, UserBadge
+
+# code: (name, description, rarity, criteria)
+BADGES: dict[str, tuple[str, str, str, dict[str, Any]]] = {
+    "first_deposit": ("First deposit", "Made a first M-Pesa deposit.", "common", {"deposits": 1}),
+    "saver_10k": (
+        "KES 10,000 saved",
+        "Saved KES 10,000 in total.",
+        "rare",
+        {"total_saved": 1_000_000},
+    ),
+    "saver_50k": (
+        "KES 50,000 saved",
+        "Saved KES 50,000 in total.",
+        "epic",
+        {"total_saved": 5_000_000},
+    ),
+    "challenge_finisher": (
+        "Finisher",
+        "Completed a savings challenge.",
+        "common",
+        {"challenge_completed": True},
+    ),
+    "podium": ("Podium", "Finished a challenge in the top 3.", "rare", {"rank_at_most": 3}),
+    "champion": ("Champion", "Won a savings challenge.", "epic", {"rank_at_most": 1}),
+    "streak_12": (
+        "12-week streak",
+        "Saved 12 weeks in a row in a streak challenge.",
+        "legendary",
+        {"consecutive_weeks": 12},
+    ),
+}
+TOTAL_MILESTONES = (("saver_10k", 1_000_000), ("saver_50k", 5_000_000))
+
+
+async def _badge_id(session: AsyncSession, tenant_id: uuid.UUID, code: str) -> uuid.UUID:
+    name, description, rarity, criteria = BADGES[code]
+    await session.execute(
+        insert(Badge)
+        .values(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            product="savings",
+            code=code,
+            name=name,
+            description=description,
+            rarity=rarity,
+            criteria=criteria,
+            repeatable=False,
+            hidden=False,
+            coin_reward=0,
+            xp_reward=0,
+            active=True,
+        )
+        .on_conflict_do_nothing()
+    )
+    found = await session.scalar(
+        select(Badge.id).where(Badge.tenant_id == tenant_id, Badge.code == code)
+    )
+    assert found is not None
+    return found
+
+
+async def award(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    code: str,
+    source: uuid.UUID | None = None,
+) -> None:
+    badge_id = await _badge_id(session, tenant_id, code)
+    await session.execute(
+        insert(UserBadge)
+        .values(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            user_id=user_id,
+            badge_id=badge_id,
+            seq=1,
+            source_event_id=source,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def on_savings(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    count: int,
+    before: int,
+    after: int,
+    deposit_id: uuid.UUID,
+) -> None:
+    if count == 1:
+        await award(session, tenant_id, user_id, "first_deposit", deposit_id)
+    for code, threshold in TOTAL_MILESTONES:
+        if before < threshold <= after:
+            await award(session, tenant_id, user_id, code, deposit_id)
+
+
+async def on_result(
+    session: AsyncSession, tenant_id: uuid.UUID, challenge: Challenge, r: scoring.Result, n: int
+) -> None:
+    if r.completed:
+        await award(session, tenant_id, r.user_id, "challenge_finisher", challenge.id)
+    if r.score > 0 and r.rank <= 3 and n > 3:
+        await award(session, tenant_id, r.user_id, "podium", challenge.id)
+    if r.score > 0 and r.rank == 1 and n > 1:
+        await award(session, tenant_id, r.user_id, "champion", challenge.id)
+    if challenge.kind == "streak" and int(r.detail.get("longest_run", 0)) >= 12:
+        await award(session, tenant_id, r.user_id, "streak_12", challenge.id)
+
+
+async def of_user(
+    session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> Sequence[tuple[Badge, UserBadge]]:
+    rows = await session.execute(
+        select(Badge, UserBadge)
+        .join(UserBadge, UserBadge.badge_id == Badge.id)
+        .where(UserBadge.tenant_id == tenant_id, UserBadge.user_id == user_id)
+        .order_by(UserBadge.earned_at, Badge.code)
+    )
+    return [(b, ub) for b, ub in rows.all()]

@@ -1,0 +1,66 @@
+"""Member messages over SMS and WhatsApp through core notifications (which applies each
+member's preferences and quiet hours, and queues delivery)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ludus.core.notifications.models import Channel
+from ludus.core.notifications.service import notify
+from ludus.core.notifications.templates import register_default
+from ludus.savings.models import Deposit, Member, SavingsOrg
+
+CHANNELS = [Channel.sms, Channel.whatsapp]
+TEMPLATES = {
+    "savings.deposit_receipt": "{{ org }}: received KES {{ amount }} (ref {{ receipt }}). "
+    "Total saved KES {{ total }}. Keep going!",
+    "savings.challenge_starting": "{{ org }}: the challenge '{{ challenge }}' starts {{ when }}.",
+    "savings.challenge_ending": "{{ org }}: '{{ challenge }}' ends {{ when }}. "
+    "You are #{{ rank }} with {{ points }} points.",
+    "savings.streak_at_risk": "{{ org }}: save before {{ deadline }} to keep your "
+    "{{ weeks }}-week streak in '{{ challenge }}'.",
+    "savings.rank_changed": "{{ org }}: you moved to #{{ rank }} in '{{ challenge }}' "
+    "({{ points }} points).",
+    "savings.challenge_result": "{{ org }}: '{{ challenge }}' is over. You finished #{{ rank }} "
+    "with {{ points }} points{% if completed %} and completed it{% endif %}.",
+}
+for _key, _body in TEMPLATES.items():
+    for _channel in CHANNELS:
+        register_default(_key, _channel, "en", _body)
+
+
+def kes(cents: int) -> str:
+    return f"{cents // 100:,}.{cents % 100:02d}"
+
+
+async def send(
+    session: AsyncSession,
+    org: SavingsOrg,
+    member: Member,
+    key: str,
+    context: dict[str, object],
+    dedupe_key: str,
+) -> None:
+    await notify(
+        session,
+        tenant_id=org.tenant_id,
+        user_id=member.user_id,
+        kind=key,
+        template_key=key,
+        context={"org": org.branding.get("brand_name") or "Savings", **context},
+        channels=CHANNELS,
+        dedupe_key=dedupe_key,
+    )
+
+
+async def deposit_receipt(
+    session: AsyncSession, org: SavingsOrg, member: Member, deposit: Deposit, total: int
+) -> None:
+    await send(
+        session,
+        org,
+        member,
+        "savings.deposit_receipt",
+        {"amount": kes(deposit.amount), "receipt": deposit.receipt, "total": kes(total)},
+        dedupe_key=f"savings:receipt:{deposit.receipt}",
+    )
