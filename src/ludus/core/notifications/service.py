@@ -155,7 +155,9 @@ async def notify(
             raise templates.TemplateNotFound(
                 details={"template_key": template_key, "channel": channel.value}
             )
-        rendered = templates.render(source, context, tenant=tenant, timezone=user.timezone)
+        rendered = templates.render(
+            source, context, tenant=tenant, timezone=user.timezone, locale=user.locale
+        )
         due = now
         if quiet is not None and channel not in preferences.QUIET_EXEMPT:
             due = quiet.until(now, user.timezone) or now

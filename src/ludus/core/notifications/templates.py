@@ -208,17 +208,25 @@ def branding(tenant: Tenant) -> dict[str, Any]:
 
 
 def render(
-    source: TemplateSource, context: dict[str, Any], *, tenant: Tenant, timezone: str = "UTC"
+    source: TemplateSource,
+    context: dict[str, Any],
+    *,
+    tenant: Tenant,
+    timezone: str = "UTC",
+    locale: str | None = None,
 ) -> Rendered:
     """Render subject and body; any template failure (syntax, missing variable, sandbox
-    violation) becomes NOTIFICATION_TEMPLATE_INVALID and nothing is sent."""
+    violation) becomes NOTIFICATION_TEMPLATE_INVALID and nothing is sent.
+
+    Amounts and dates are formatted for `locale` (the reader's), even when the text fell
+    back to another language."""
     brand = branding(tenant)
     full = {
         **context,
         "brand": brand,
         "brand_name": brand["name"],
         "coin_name": brand["coin_name"],
-        "locale": source.locale,
+        "locale": locale or source.locale,
         "timezone": timezone,
     }
     html = source.channel == Channel.email
