@@ -60,7 +60,9 @@ async def add_member(db: Database, org: Org, name: str = "Member", **fields: obj
 
 
 def c2b(trans_id: str, amount: int, bill_ref: str) -> bytes:
-    body = c2b_confirmation_body(trans_id=trans_id, amount=amount, bill_ref=bill_ref, msisdn="2547***")
+    body = c2b_confirmation_body(
+        trans_id=trans_id, amount=amount, bill_ref=bill_ref, msisdn="2547***"
+    )
     return orjson.dumps(body)
 
 

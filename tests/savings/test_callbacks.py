@@ -12,7 +12,7 @@ from ludus.core.ledger.verify import verify
 from ludus.savings import deposits, repository, tasks
 from ludus.savings.models import Deposit, MpesaCallback
 from ludus.savings.mpesa.sandbox import Outcome, stk_callback_body
-from tests.savings.factories import Org, add_member, c2b, make_org, post, rid
+from tests.savings.factories import Org, add_member, c2b, make_org, post
 
 
 async def _drain(db: Database, org: Org) -> int:
@@ -37,7 +37,9 @@ async def _verify_clean(db: Database, org: Org) -> None:
 
 
 class TestExactlyOnce:
-    async def test_same_c2b_confirmation_three_times(self, client: AsyncClient, db: Database) -> None:
+    async def test_same_c2b_confirmation_three_times(
+        self, client: AsyncClient, db: Database
+    ) -> None:
         org = await make_org(db)
         member = await add_member(db, org, "Wanjiru")
         body = c2b("RKT1AAA111", 150_000, member.account_ref)
@@ -107,7 +109,9 @@ class TestExactlyOnce:
         assert await _balance(db, org, member.savings_account_id) == 70_000
         await _verify_clean(db, org)
 
-    async def test_failed_stk_results_move_no_money(self, client: AsyncClient, db: Database) -> None:
+    async def test_failed_stk_results_move_no_money(
+        self, client: AsyncClient, db: Database
+    ) -> None:
         org = await make_org(db)
         member = await add_member(db, org)
         for checkout, outcome in (("c1", Outcome.cancelled), ("c2", Outcome.insufficient_funds)):
