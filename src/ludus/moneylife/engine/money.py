@@ -79,19 +79,27 @@ def loan_month(balance: int, residual: int, apr_bp: int, payment: int) -> tuple[
 
 
 def amortization_schedule(principal: int, apr_bp: int, months: int) -> list[tuple[int, int, int]]:
-    """Rows of (payment, interest, remaining) in cents; the last payment clears the rest."""
+    """Rows of (payment, interest, remaining) in cents; the last payment clears the rest.
+
+    Interest is remaining × r on the exact (Decimal) balance, rounded
+    half-even, and `remaining` is the exact balance rounded: both match
+    numpy-financial to the cent. The ledger (`loan_month`) posts interest as the change of the rounded
+    balance instead, so a month's posted interest can differ from this figure
+    by one cent while balances always agree.
+    """
     pay = amortized_payment(principal, apr_bp, months)
+    rate = _CTX.divide(Decimal(apr_bp), Decimal(120_000))
     rows: list[tuple[int, int, int]] = []
-    bal, res = principal, 0
+    exact = Decimal(principal)
+    one = Decimal(1)
     for k in range(months):
-        exact = bal * MICROS_PER_CENT + res
+        interest_exact = _CTX.multiply(exact, rate)
+        interest = int(_CTX.quantize(interest_exact, one))
         if k == months - 1:
-            interest_m = div_round(exact * apr_bp, 120_000)
-            interest = micros_to_cents(exact + interest_m) - bal
-            rows.append((bal + interest, interest, 0))
+            rows.append((int(_CTX.quantize(exact + interest_exact, one)), interest, 0))
             break
-        interest, bal, res = loan_month(bal, res, apr_bp, pay)
-        rows.append((pay, interest, bal))
+        exact = _CTX.add(exact, interest_exact) - pay
+        rows.append((pay, interest, int(_CTX.quantize(exact, one))))
     return rows
 
 
