@@ -32,10 +32,10 @@ class HandlerSpec:
     queue: str
 
     def matches(self, event_type: str) -> bool:
-        return any(_match(p, event_type) for p in self.patterns)
+        return any(match_pattern(p, event_type) for p in self.patterns)
 
 
-def _match(pattern: str, event_type: str) -> bool:
+def match_pattern(pattern: str, event_type: str) -> bool:
     if pattern == "*":
         return True
     if pattern.endswith(".*"):
