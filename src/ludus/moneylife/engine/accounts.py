@@ -111,12 +111,14 @@ def daily_cash(ctx: Ctx) -> None:
             continue
         if acc.overdraft_since < 0:
             acc.overdraft_since = st.day_number
+        if not acc.overdraft:
+            continue  # a small bill at zero, or a revoked overdraft: no fees or interest
         acc.pending_interest -= daily_interest_micros(-acc.balance, OVERDRAFT_APR_BP)
         days = st.day_number - acc.overdraft_since
         if not acc.overdraft_fee_charged and days >= ctx.diff.overdraft_grace_days and days > 0:
             acc.overdraft_fee_charged = True
             flow(ctx, acc, -OVERDRAFT_FEE, "fee", "misc")
-        if acc.overdraft and days >= OVERDRAFT_REVOKE_DAYS:
+        if days >= OVERDRAFT_REVOKE_DAYS:
             acc.overdraft = False
             emit(ctx, "OVERDRAFT_REVOKED", account=acc.id)
 
