@@ -42,7 +42,7 @@ async def _load(db: Database, message_id: uuid.UUID) -> NotificationMessage:
         return found
 
 
-async def _retry_jobs(db: Database, message_id: uuid.UUID) -> list:  # type: ignore[type-arg]
+async def _retry_jobs(db: Database, message_id: uuid.UUID) -> list:
     async with db.session(system=True) as s:
         rows = await s.execute(
             text(

@@ -17,7 +17,7 @@ from ludus.core.notifications.templates import TemplateNotFound
 from tests.core.notifications.support import key, template, tenant_with, user_in
 
 
-async def _jobs_for(session: AsyncSession, message_ids: list) -> list[dict]:  # type: ignore[type-arg]
+async def _jobs_for(session: AsyncSession, message_ids: list) -> list[dict]:
     rows = await session.execute(
         text(
             "SELECT args->>'message_id' AS id, scheduled_at FROM procrastinate_jobs"
@@ -162,7 +162,7 @@ class TestPreferences:
         base = dict(tenant_id=tenant.id, user_id=user.id)
         await preferences.set_preference(
             session, **base, kind="marketing", channel=Channel.sms, enabled=False
-        )  # type: ignore[arg-type]
+        )
         assert await statuses("marketing.winback") == {
             Channel.sms: MessageStatus.skipped,
             Channel.email: MessageStatus.queued,
@@ -170,12 +170,12 @@ class TestPreferences:
         # A more specific choice beats the prefix.
         await preferences.set_preference(
             session, **base, kind="marketing.winback", channel=Channel.sms, enabled=True
-        )  # type: ignore[arg-type]
+        )
         assert (await statuses("marketing.winback"))[Channel.sms] == MessageStatus.queued
         # Every kind off on email; OTP and security still go out.
         await preferences.set_preference(
             session, **base, kind="*", channel=Channel.email, enabled=False
-        )  # type: ignore[arg-type]
+        )
         assert (await statuses("streak.nudge"))[Channel.email] == MessageStatus.skipped
         assert await statuses("otp") == {
             Channel.sms: MessageStatus.queued,

@@ -131,7 +131,7 @@ class TestSmtp:
         assert message.provider == "smtp"
         assert parsed["Message-ID"].strip("<>") == message.provider_message_id
         parts = {
-            part.get_content_type(): part.get_payload(decode=True).decode()
+            part.get_content_type(): bytes(part.get_payload(decode=True)).decode()
             for part in parsed.walk()
             if not part.is_multipart()
         }
