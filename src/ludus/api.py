@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from ludus.core.audit.api import router as audit_router
 from ludus.core.auth.api import router as auth_router
 from ludus.core.events.api import router as events_router
+from ludus.core.ledger.api import router as ledger_router
 from ludus.core.webhooks.api import router as webhooks_router
 from ludus.core.notifications.api import router as notifications_router
 from ludus.core.tenancy.api import router as tenancy_router
@@ -15,6 +16,7 @@ api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(tenancy_router)
 api_router.include_router(auth_router)
 api_router.include_router(audit_router)
+api_router.include_router(ledger_router)
 api_router.include_router(events_router)
 api_router.include_router(webhooks_router)
 api_router.include_router(notifications_router)

@@ -9,6 +9,7 @@ MODEL_MODULES = (
     "ludus.core.auth.models",
     "ludus.core.idempotency.models",
     "ludus.core.audit.models",
+    "ludus.core.ledger.models",
     "ludus.core.events.models",
     "ludus.core.webhooks.models",
     "ludus.core.notifications.models",

@@ -19,6 +19,7 @@ def register() -> None:
 
     events_cli.register(app)
     __import__("ludus.core.auth.cli", fromlist=["register"]).register(app)
+    __import__("ludus.core.ledger.cli", fromlist=["register"]).register(app)
     __import__("ludus.core.notifications.cli", fromlist=["register"]).register(app)
 
 

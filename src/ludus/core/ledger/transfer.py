@@ -1,0 +1,149 @@
+"""The single write path for postings: one call of the SQL function `ledger_transfer`,
+plus the retry wrapper every ledger operation runs in.
+
+Retries: deadlocks (40P01) and serialization failures (40001) are retried here, a bounded
+number of times, and never reach the caller. When the caller's session has no transaction
+yet (jobs, benchmarks, scripts), the call runs directly and a retry rolls back and starts
+again; otherwise it runs inside a SAVEPOINT so a retry or a refusal leaves the caller's
+earlier work untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+
+from ludus.core.kit.errors import ValidationFailed
+from ludus.core.ledger.errors import BY_CODE, InvalidAmount, LedgerError, Unbalanced
+from ludus.core.ledger.models import LedgerTransaction
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 8
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+MAX_AMOUNT = 2**62  # far above any real amount; keeps sums inside BIGINT
+
+_TRANSFER = text(
+    "SELECT * FROM ledger_transfer(:tenant, :key, :kind, CAST(:meta AS jsonb), :hash,"
+    " CAST(:accounts AS uuid[]), CAST(:amounts AS bigint[]),"
+    " CAST(:reversal_of AS uuid), CAST(:hold AS uuid), CAST(:release_account AS uuid),"
+    " CAST(:release AS bigint))"
+)
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None)
+
+
+async def run_atomic(
+    session: AsyncSession, op: Callable[[], Awaitable[T]], *, savepoint: bool = True
+) -> T:
+    """Run `op` with deadlock/serialization retries (see the module docstring)."""
+    direct = not savepoint and not session.in_transaction()
+    direct = direct and not (session.new or session.dirty or session.deleted)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            if direct:
+                return await op()
+            async with session.begin_nested():
+                return await op()
+        except DBAPIError as exc:
+            if sqlstate(exc) not in RETRYABLE_SQLSTATES or attempt == MAX_ATTEMPTS:
+                raise
+            if direct:
+                await session.rollback()
+            await asyncio.sleep(random.uniform(0, 0.002 * attempt))
+    raise AssertionError("unreachable")
+
+
+def check_amount(amount: object, *, positive: bool = True) -> int:
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise InvalidAmount(details={"amount": repr(amount)})
+    if amount == 0 or abs(amount) > MAX_AMOUNT or (positive and amount < 0):
+        raise InvalidAmount(details={"amount": amount})
+    return amount
+
+
+def check_key(value: str, field: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise ValidationFailed(f"{field} must be 1 to {limit} characters.")
+    return value
+
+
+def check_entries(entries: Sequence[tuple[uuid.UUID, int]]) -> list[tuple[uuid.UUID, int]]:
+    checked = [(account_id, check_amount(amount, positive=False)) for account_id, amount in entries]
+    if len(checked) < 2:
+        raise Unbalanced("A transaction needs at least two postings.")
+    if len({account_id for account_id, _ in checked}) != len(checked):
+        raise InvalidAmount("Each account may appear only once in a transaction.")
+    return checked
+
+
+def digest(kind: str, entries: Sequence[tuple[uuid.UUID, int]], *extra: object) -> str:
+    """What a ledger idempotency key stands for: kind, postings and the operation's target."""
+    parts = [kind, *(f"{a}:{m}" for a, m in sorted(entries, key=lambda e: str(e[0])))]
+    parts.extend(str(x) for x in extra)
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+async def call_transfer(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    idempotency_key: str,
+    kind: str,
+    entries: Sequence[tuple[uuid.UUID, int]],
+    metadata: dict[str, Any] | None,
+    request_hash: str,
+    reversal_of: uuid.UUID | None = None,
+    hold_id: uuid.UUID | None = None,
+    release_account: uuid.UUID | None = None,
+    release: int = 0,
+) -> LedgerTransaction:
+    """One round trip; raises the matching LedgerError when the function refuses."""
+    result = await session.execute(
+        _TRANSFER,
+        {
+            "tenant": tenant_id,
+            "key": idempotency_key,
+            "kind": kind,
+            "meta": orjson.dumps(metadata or {}).decode(),
+            "hash": request_hash,
+            "accounts": [a for a, _ in entries],
+            "amounts": [m for _, m in entries],
+            "reversal_of": reversal_of,
+            "hold": hold_id,
+            "release_account": release_account,
+            "release": release,
+        },
+    )
+    row = result.one()
+    if row.err is not None:
+        raise BY_CODE.get(row.err, LedgerError)(details=row.detail or {})
+    tx = LedgerTransaction(
+        id=row.tx_id,
+        tenant_id=tenant_id,
+        idempotency_key=idempotency_key,
+        kind=row.tx_kind,
+        meta=row.tx_metadata,
+        request_hash=request_hash,
+        reversal_of=row.tx_reversal_of,
+        hold_id=row.tx_hold_id,
+        created_at=row.tx_created_at,
+    )
+    # Attach without a second round trip: the function returned every column.
+    make_transient_to_detached(tx)
+    attached = await session.merge(tx, load=False)
+    attached.replayed = bool(row.replayed)
+    return attached
