@@ -12,10 +12,10 @@ keys_app = typer.Typer(no_args_is_help=True, help="Token signing keys.")
 
 async def _create_admin(email: str, password: str, tenant_slug: str | None) -> str:
     from ludus.core.auth.credentials import create_admin
-    from ludus.core.kit.db import get_database
+    from ludus.core.kit.db import Database
     from ludus.core.tenancy.service import get_by_slug_or_404
 
-    db = get_database()
+    db = Database()  # its own engine, disposed here
     try:
         async with db.session(system=True) as session:
             tenant = await get_by_slug_or_404(session, tenant_slug) if tenant_slug else None
@@ -28,9 +28,9 @@ async def _create_admin(email: str, password: str, tenant_slug: str | None) -> s
 async def _rotate() -> str:
     from ludus.core.audit import service as audit
     from ludus.core.auth.tokens import create_signing_key
-    from ludus.core.kit.db import get_database
+    from ludus.core.kit.db import Database
 
-    db = get_database()
+    db = Database()  # its own engine, disposed here
     try:
         async with db.session(system=True) as session:
             kid = await create_signing_key(session)

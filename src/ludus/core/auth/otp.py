@@ -12,7 +12,7 @@ import math
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,7 +70,7 @@ async def send_code(
     )
     now = clock.utcnow()
     latest = await repository.latest_challenge(session, tenant_id, purpose, destination)
-    if latest is not None:
+    if latest is not None and latest.consumed_at is None:  # a used code needs no cool-down
         wait = (
             latest.created_at + timedelta(seconds=settings.otp_resend_cooldown_seconds) - now
         ).total_seconds()
@@ -160,7 +160,3 @@ async def verify_login_code(
         raise OtpInvalid("No code was requested for this number.", details={"attempts_left": 0})
     await check_code(session, challenge, code)
     return challenge
-
-
-def expired(challenge: OtpChallenge, now: datetime) -> bool:
-    return challenge.expires_at <= now
