@@ -91,9 +91,15 @@ def play(persona: str, months: int = MONTHS) -> tuple[GameState, dict[str, Any]]
         "seed": SEEDS[persona],
         "reports": reports,
         "rejected_actions": dict(sorted(rejected.items())),
-        "final": {"level": state.level, "total_xp": state.total_xp, "coins": state.coins,
-                  "chi": state.chi, "net_worth": state.net_worth, "day_number": state.day_number,
-                  "state_version": state.state_version},  # fmt: skip
+        "final": {
+            "level": state.level,
+            "total_xp": state.total_xp,
+            "coins": state.coins,
+            "chi": state.chi,
+            "net_worth": state.net_worth,
+            "day_number": state.day_number,
+            "state_version": state.state_version,
+        },
         "checksum": state_checksum(state),
     }
     return state, golden

@@ -49,7 +49,9 @@ class TestAmortization:
     @pytest.mark.parametrize(("principal", "apr_bp", "months"), LOANS)
     def test_payment_matches_pmt(self, principal: int, apr_bp: int, months: int) -> None:
         rate = apr_bp / 120_000
-        assert amortized_payment(principal, apr_bp, months) == cents(-npf.pmt(rate, months, principal / 100))
+        assert amortized_payment(principal, apr_bp, months) == cents(
+            -npf.pmt(rate, months, principal / 100)
+        )
 
     @pytest.mark.parametrize(("principal", "apr_bp", "months"), LOANS)
     def test_schedule_balances_and_interest(self, principal: int, apr_bp: int, months: int) -> None:
@@ -101,7 +103,9 @@ class TestSavingsGrowth:
     @pytest.mark.parametrize(("deposit", "months", "apy_bp", "start"),
                              [(10_000, 12, 250, 0), (50_000, 60, 350, 100_000),
                               (2_500, 240, 150, 0), (0, 36, 250, 1_000_000)])  # fmt: skip
-    def test_future_value_matches_fv(self, deposit: int, months: int, apy_bp: int, start: int) -> None:
+    def test_future_value_matches_fv(
+        self, deposit: int, months: int, apy_bp: int, start: int
+    ) -> None:
         rate = float(monthly_rate_from_apy(apy_bp))
         expected = npf.fv(rate, months, -deposit / 100, -start / 100)
         assert future_value(deposit, months, apy_bp, start) == cents(expected)

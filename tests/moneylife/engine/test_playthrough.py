@@ -24,7 +24,9 @@ class TestGoldenPlaythrough:
         expected = json.loads(golden_path(persona).read_text(encoding="utf-8"))
         _, actual = play(persona)
         assert len(actual["reports"]) == 24
-        for month, (got, want) in enumerate(zip(actual["reports"], expected["reports"], strict=True)):
+        for month, (got, want) in enumerate(
+            zip(actual["reports"], expected["reports"], strict=True)
+        ):
             assert got == want, f"{persona} month {month + 1} differs"
         assert actual == expected
 

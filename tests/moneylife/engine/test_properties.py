@@ -26,11 +26,33 @@ LOANS = (("personal_loan", 12), ("student_loan", 120), ("auto_loan", 48), ("mort
 POLICIES = ("health", "auto", "renters", "home", "life", "disability")
 
 step = st.tuples(
-    st.sampled_from([
-        "resolve", "decline", "transfer", "pay_card", "cash_advance", "budget", "open", "loan",
-        "bnpl", "order", "cancel", "insure", "claim", "goal", "overdraft", "skip", "autopay",
-        "bogus", "difficulty", "advance", "advance", "advance", "advance",
-    ]),  # fmt: skip
+    st.sampled_from(
+        [
+            "resolve",
+            "decline",
+            "transfer",
+            "pay_card",
+            "cash_advance",
+            "budget",
+            "open",
+            "loan",
+            "bnpl",
+            "order",
+            "cancel",
+            "insure",
+            "claim",
+            "goal",
+            "overdraft",
+            "skip",
+            "autopay",
+            "bogus",
+            "difficulty",
+            "advance",
+            "advance",
+            "advance",
+            "advance",
+        ]
+    ),
     st.integers(0, 9),
     st.integers(-5_000, 3_000_000),
 )
@@ -70,9 +92,9 @@ def _action(state: GameState, kind: str, n: int, amount: int) -> dict[str, Any]:
         return {"type": "open_account", "account_type": _pick(list(ACCOUNT_TYPES), n)}
     if kind == "loan":
         loan_type, term = _pick(list(LOANS), n)
-        price = max(amount, 0) * 2
-        return {"type": "apply_loan", "loan_type": loan_type, "amount": max(amount, 0),
-                "term_months": term, "price": price, "down_payment": price - max(amount, 0)}  # fmt: skip
+        principal = max(amount, 0)
+        return {"type": "apply_loan", "loan_type": loan_type, "amount": principal,
+                "term_months": term, "price": principal * 2, "down_payment": principal}  # fmt: skip
     if kind == "bnpl":
         return {"type": "bnpl_purchase", "amount": amount // 20, "plan": ("4x", "12m")[n % 2]}
     if kind == "order":

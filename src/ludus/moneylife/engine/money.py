@@ -83,9 +83,9 @@ def amortization_schedule(principal: int, apr_bp: int, months: int) -> list[tupl
 
     Interest is remaining × r on the exact (Decimal) balance, rounded
     half-even, and `remaining` is the exact balance rounded: both match
-    numpy-financial to the cent. The ledger (`loan_month`) posts interest as the change of the rounded
-    balance instead, so a month's posted interest can differ from this figure
-    by one cent while balances always agree.
+    numpy-financial to the cent. The ledger (`loan_month`) posts interest as
+    the change of the rounded balance instead, so a month's posted interest
+    can differ from this figure by one cent while balances always agree.
     """
     pay = amortized_payment(principal, apr_bp, months)
     rate = _CTX.divide(Decimal(apr_bp), Decimal(120_000))
