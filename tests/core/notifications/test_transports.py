@@ -21,7 +21,7 @@ from ludus.core.notifications import delivery, manage
 from ludus.core.notifications.delivery import Outcome
 from ludus.core.notifications.models import Channel, MessageStatus, NotificationMessage
 from ludus.core.notifications.providers import OutgoingMessage, ProviderError
-from ludus.core.notifications.service import notify
+from ludus.core.notifications.service import notify, send_now
 from ludus.core.notifications.transports.fcm import FcmProvider, ServiceAccountTokenProvider
 from ludus.core.tenancy.models import Tenant
 from tests.core.notifications.support import (
@@ -199,6 +199,25 @@ class TestTwilio:
         assert wa_req.form["From"] == "whatsapp:+15550002222"
         assert (sms.provider, sms.status) == ("twilio", MessageStatus.sent)
         assert (sms.provider_message_id or "").startswith("SM")
+
+    async def test_otp_through_a_real_provider_is_not_kept_readable(
+        self, db: Database, twilio_server: FakeServer
+    ) -> None:
+        tenant = await tenant_with(db, self._tenant_config(twilio_server.base_url))
+        async with db.session(tenant_id=tenant.id) as s:
+            message = await send_now(
+                s,
+                tenant_id=tenant.id,
+                channel=Channel.sms,
+                recipient="+254744444444",
+                body="918273 is your code",
+                kind="otp",
+            )
+        (req,) = twilio_server.requests
+        assert req.form["Body"] == "918273 is your code"
+        stored = await _load(db, message.id)
+        assert stored.status == MessageStatus.sent and stored.provider == "twilio"
+        assert "918273" not in stored.body
 
     async def test_invalid_number_is_permanent(
         self, db: Database, twilio_server: FakeServer

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ludus.core.auth.models import User
 from ludus.core.kit import clock
 from ludus.core.kit.errors import NotFound
-from ludus.core.notifications import delivery, preferences, templates
+from ludus.core.notifications import config, delivery, preferences, templates
 from ludus.core.notifications.models import (
     Channel,
     MessageStatus,
@@ -24,6 +24,7 @@ from ludus.core.notifications.providers import OutgoingMessage, build_provider
 from ludus.core.tenancy.models import Tenant
 
 STREAM_CHANNEL = "ludus_notifications"
+REDACTED = "[one-time code redacted]"
 
 
 async def announce(session: AsyncSession, messages: list[NotificationMessage]) -> None:
@@ -65,9 +66,10 @@ async def send_now(
         status=MessageStatus.queued,
         attempts=1,
     )
+    tenant = await session.get(Tenant, tenant_id)
     try:
-        tenant = await session.get(Tenant, tenant_id)
-        result = await build_provider(tenant, channel).send(
+        provider = build_provider(tenant, channel)
+        result = await provider.send(
             OutgoingMessage(
                 channel=channel,
                 recipient=recipient,
@@ -86,6 +88,9 @@ async def send_now(
         message.provider = result.provider
         message.provider_message_id = result.provider_message_id
         message.sent_at = clock.utcnow()
+    if kind.split(".", 1)[0] == "otp" and config.provider_name(tenant, channel) != "sandbox":
+        # A real provider has the code now; do not keep it readable in the message log.
+        message.body = REDACTED
     message.status_updated_at = clock.utcnow()
     session.add(message)
     await session.flush()
