@@ -25,3 +25,8 @@ from ludus.savings.api_challenges import router as savings_challenges_router  # 
 
 api_router.include_router(savings_router)
 api_router.include_router(savings_challenges_router)
+from ludus.paya.admin_api import router as paya_admin_router  # noqa: E402
+from ludus.paya.api import router as paya_router  # noqa: E402
+
+api_router.include_router(paya_router)
+api_router.include_router(paya_admin_router)

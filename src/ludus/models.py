@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "ludus.engagement.challenges.models",
     "ludus.engagement.catalog.models",
     "ludus.savings.models",
+    "ludus.paya.models",
 )
 
 

@@ -52,9 +52,19 @@ def plaid_app(state: FakeState) -> Starlette:
                 return JSONResponse({"error_code": "INVALID_PUBLIC_TOKEN"}, status_code=400)
             return JSONResponse({"access_token": "access-fake-1", "item_id": "item-fake-1"})
         if path == "/accounts/get":
-            return JSONResponse({"accounts": [{"account_id": "acc-1", "name": "Checking",
-                                               "mask": "0000", "type": "depository",
-                                               "subtype": "checking"}]})  # fmt: skip
+            return JSONResponse(
+                {
+                    "accounts": [
+                        {
+                            "account_id": "acc-1",
+                            "name": "Checking",
+                            "mask": "0000",
+                            "type": "depository",
+                            "subtype": "checking",
+                        }
+                    ]
+                }
+            )
         if path == "/identity/get":
             owner = {
                 "names": ["Ada Lovelace"],

@@ -123,8 +123,9 @@ class TestSandbox:
         dwolla = SandboxDwolla()
         dwolla.down = True
         with pytest.raises(ProviderUnavailable):
-            await dwolla.initiate_transfer(source="a", destination="b", amount=1,
-                                           idempotency_key="k")  # fmt: skip
+            await dwolla.initiate_transfer(
+                source="a", destination="b", amount=1, idempotency_key="k"
+            )
         plaid = SandboxPlaid()
         with pytest.raises(ProviderRejected):
             await plaid.exchange_public_token("bogus")

@@ -80,8 +80,9 @@ class TestCircular:
     def test_fires_on_a_three_party_loop_within_24h(self) -> None:
         a, b, c = ids(3)
         history = [pay(b, c, 120), pay(c, a, 60)]
-        findings = [f for f in evaluate(activity(pay(a, b), history), RULES, NEW)
-                    if f.rule == CIRCULAR]  # fmt: skip
+        findings = [
+            f for f in evaluate(activity(pay(a, b), history), RULES, NEW) if f.rule == CIRCULAR
+        ]
         assert len(findings) == 1
         assert findings[0].details["cycle"] == [str(a), str(b), str(c), str(a)]
 
@@ -110,45 +111,58 @@ class TestLoadThenSend:
     def test_quiet_for_an_established_recipient_or_an_old_load(self) -> None:
         a, old_friend, fresh = ids(3)
         load = [LoadFact(a, 100, NOW - timedelta(minutes=10))]
-        established = activity(pay(a, old_friend), [], loads=load,
-                               created_at={old_friend: NOW - timedelta(days=30)})  # fmt: skip
+        established = activity(
+            pay(a, old_friend), [], loads=load, created_at={old_friend: NOW - timedelta(days=30)}
+        )
         assert LOAD_THEN_SEND not in rules_fired(established)
-        stale = activity(pay(a, fresh), [], loads=[LoadFact(a, 100, NOW - timedelta(hours=3))],
-                         created_at={fresh: NOW - timedelta(days=1)})  # fmt: skip
+        stale = activity(
+            pay(a, fresh),
+            [],
+            loads=[LoadFact(a, 100, NOW - timedelta(hours=3))],
+            created_at={fresh: NOW - timedelta(days=1)},
+        )
         assert LOAD_THEN_SEND not in rules_fired(stale)
 
 
 class TestPrivateOnly:
     def test_fires_after_five_private_payments_and_no_public_one(self) -> None:
         a, b = ids(2)
-        act = activity(pay(a, b, public=False), [], sender_sent_in_window=5,
-                       sender_public_in_window=0)  # fmt: skip
+        act = activity(
+            pay(a, b, public=False), [], sender_sent_in_window=5, sender_public_in_window=0
+        )
         assert PRIVATE_ONLY in rules_fired(act)
 
     def test_quiet_with_one_public_payment_or_few_payments(self) -> None:
         a, b = ids(2)
-        mixed = activity(pay(a, b, public=False), [], sender_sent_in_window=8,
-                         sender_public_in_window=1)  # fmt: skip
+        mixed = activity(
+            pay(a, b, public=False), [], sender_sent_in_window=8, sender_public_in_window=1
+        )
         assert PRIVATE_ONLY not in rules_fired(mixed)
         few = activity(pay(a, b, public=False), [], sender_sent_in_window=4)
         assert PRIVATE_ONLY not in rules_fired(few)
 
     def test_a_normal_payment_fires_nothing(self) -> None:
         a, b = ids(2)
-        act = activity(pay(a, b), [pay(a, uuid.uuid4(), 90)], sender_sent_in_window=2,
-                       sender_public_in_window=2,
-                       created_at={b: NOW - timedelta(days=40)})  # fmt: skip
+        act = activity(
+            pay(a, b),
+            [pay(a, uuid.uuid4(), 90)],
+            sender_sent_in_window=2,
+            sender_public_in_window=2,
+            created_at={b: NOW - timedelta(days=40)},
+        )
         assert rules_fired(act) == set()
 
 
 class TestUsernames:
-    @pytest.mark.parametrize("raw,canonical", [("@Maria_J", "maria_j"), ("bob123", "bob123"),
-                                               ("  @Zed  ", "zed")])  # fmt: skip
+    @pytest.mark.parametrize(
+        "raw,canonical", [("@Maria_J", "maria_j"), ("bob123", "bob123"), ("  @Zed  ", "zed")]
+    )
     def test_valid_names_are_lowercased(self, raw: str, canonical: str) -> None:
         assert usernames.validate(raw) == canonical
 
-    @pytest.mark.parametrize("raw", ["ab", "1abc", "a__b", "abc_", "a" * 21, "has space",
-                                     "émile", "x-y"])  # fmt: skip
+    @pytest.mark.parametrize(
+        "raw", ["ab", "1abc", "a__b", "abc_", "a" * 21, "has space", "émile", "x-y"]
+    )
     def test_bad_format_is_refused(self, raw: str) -> None:
         with pytest.raises(usernames.InvalidUsername):
             usernames.validate(raw)

@@ -88,6 +88,7 @@ class PayaSettings(BaseSettings):
     breaker_failures: int = 3
     breaker_reset_seconds: float = 30.0
     retry_backoff_seconds: float = 60.0
+    poll_seconds: float = 30.0  # how often a pending ACH transfer is checked without a webhook
 
 
 @lru_cache

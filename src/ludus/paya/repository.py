@@ -116,6 +116,20 @@ async def loaded_since(
     return sum(x.amount for x in await recent_loads(session, tenant_id, user_id, since))
 
 
+async def pending_loads(
+    session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID | None = None
+) -> int:
+    """Tokens of loads not yet settled (held for the user, not spendable)."""
+    query = select(func.coalesce(func.sum(Movement.amount), 0)).where(
+        Movement.tenant_id == tenant_id,
+        Movement.kind == "load",
+        Movement.status.in_(("queued", "pending")),
+    )
+    if user_id is not None:
+        query = query.where(Movement.user_id == user_id)
+    return int(await session.scalar(query) or 0)
+
+
 async def open_flag_rules(
     session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
 ) -> list[str]:
@@ -291,12 +305,23 @@ async def sum_movements(session: AsyncSession, tenant_id: uuid.UUID) -> dict[str
 
 
 async def revenue_total(
-    session: AsyncSession, tenant_id: uuid.UUID, week: date | None = None
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    week: date | None = None,
+    *,
+    until_week: date | None = None,
 ) -> int:
     query = select(func.coalesce(func.sum(Revenue.amount), 0)).where(Revenue.tenant_id == tenant_id)
     if week is not None:
         query = query.where(Revenue.week_start == week)
+    if until_week is not None:
+        query = query.where(Revenue.week_start <= until_week)
     return int(await session.scalar(query) or 0)
+
+
+async def revenue_by_key(session: AsyncSession, tenant_id: uuid.UUID, key: str) -> Revenue | None:
+    query = select(Revenue).where(Revenue.tenant_id == tenant_id, Revenue.idempotency_key == key)
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def revenue_by_week(
@@ -384,6 +409,13 @@ async def active_senders(
         .having(func.count() >= max(minimum, 1))
     )  # fmt: skip
     return {r[0]: int(r[1]) for r in rows}
+
+
+async def active_user_count(session: AsyncSession, tenant_id: uuid.UUID, since: datetime) -> int:
+    query = select(func.count(func.distinct(Payment.sender_id))).where(
+        Payment.tenant_id == tenant_id, Payment.created_at >= since
+    )
+    return int(await session.scalar(query) or 0)
 
 
 async def flagged_users(session: AsyncSession, tenant_id: uuid.UUID) -> set[uuid.UUID]:

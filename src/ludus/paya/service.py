@@ -1,0 +1,217 @@
+"""Profiles (@usernames) and P2P transfers.
+
+A transfer locks the sender's profile row first, so the sender's limit checks and the
+debit are serialized (200 concurrent sends cannot overspend or slip past a limit); the
+ledger then locks both wallets in id order. The feed NOTIFY is sent in the same
+transaction, so it is delivered only if the transfer commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ludus.core.auth.models import User
+from ludus.core.kit import clock
+from ludus.core.kit.errors import IdempotencyKeyReused, error_code
+from ludus.core.ledger import service as ledger
+from ludus.core.ledger.errors import AccountFrozen
+from ludus.paya import accounts, feed, fraud, usernames
+from ludus.paya import repository as repo
+from ludus.paya.config import PayaConfig
+from ludus.paya.models import Payment, Profile
+from ludus.paya.rules import PaymentFact
+from ludus.paya.schemas import ProfileCreate, TransferCreate
+
+ProfileExists = error_code(409, "PAYA_PROFILE_EXISTS", "You already have a PaYa profile.")
+UsernameTaken = error_code(409, "USERNAME_TAKEN", "This username is taken.")
+ProfileRequired = error_code(403, "PAYA_PROFILE_REQUIRED", "Create your PaYa profile first.")
+RecipientNotFound = error_code(404, "RECIPIENT_NOT_FOUND", "No member has this username.")
+SelfTransfer = error_code(422, "SELF_TRANSFER", "You cannot send tokens to yourself.")
+MemoTooLong = error_code(422, "MEMO_TOO_LONG", "The memo is too long.")
+LimitExceeded = error_code(
+    422, "TRANSFER_LIMIT_EXCEEDED", "This transfer is over one of your limits."
+)
+P2P_KIND = "paya.p2p"
+
+
+async def create_profile(
+    session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID, data: ProfileCreate
+) -> Profile:
+    key = usernames.validate(data.username)
+    if await repo.profile_by_user(session, tenant_id, user_id) is not None:
+        raise ProfileExists()
+    if await repo.profile_by_username(session, tenant_id, key) is not None:
+        raise UsernameTaken(details={"username": key})
+    display_name = data.display_name
+    if display_name is None:
+        user = await session.get(User, user_id)
+        display_name = user.display_name if user is not None else usernames.display_form(key)
+    wallet = await accounts.open_wallet(session, tenant_id, user_id)
+    profile = Profile(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        user_id=user_id,
+        username=usernames.display_form(data.username),
+        username_key=key,
+        display_name=display_name,
+        bio=data.bio,
+        wallet_account_id=wallet,
+        status="active",
+        created_at=clock.utcnow(),
+        updated_at=clock.utcnow(),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(profile)
+    except IntegrityError as exc:  # a concurrent sign-up took the name (or the user raced)
+        raise UsernameTaken(details={"username": key}) from exc
+    return profile
+
+
+async def require_profile(
+    session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False
+) -> Profile:
+    profile = await repo.profile_by_user(session, tenant_id, user_id, lock=lock)
+    if profile is None:
+        raise ProfileRequired()
+    return profile
+
+
+def restrictions(profile: Profile, config: PayaConfig, now: datetime) -> dict[str, Any]:
+    rules = config.new_account
+    cooling_until = profile.created_at + timedelta(days=rules.cooling_period_days)
+    redeem_from = profile.created_at + timedelta(days=rules.no_redeem_days)
+    return {
+        "cooling_period_until": cooling_until,
+        "in_cooling_period": now < cooling_until,
+        "first_week_load_cap": rules.first_week_max_load if now < cooling_until else None,
+        "can_redeem_from": redeem_from,
+        "can_redeem": now >= redeem_from,
+    }
+
+
+def check_limits(
+    config: PayaConfig,
+    sender: Profile,
+    recipient_id: uuid.UUID,
+    amount: int,
+    recent: Sequence[PaymentFact],
+    now: datetime,
+) -> None:
+    """Refuse a transfer over any limit. Hours and days are rolling windows."""
+    limits = config.limits
+    mine = [p for p in recent if p.sender == sender.user_id and p.at >= now - timedelta(days=1)]
+    last_hour = [p for p in mine if p.at >= now - timedelta(hours=1)]
+    recipients = {p.recipient for p in mine}
+
+    def refuse(limit: str, value: int) -> None:
+        raise LimitExceeded(details={"limit": limit, "value": value})
+
+    if amount > limits.max_transfer:
+        refuse("max_transfer", limits.max_transfer)
+    if len(last_hour) >= limits.sends_per_hour:
+        refuse("sends_per_hour", limits.sends_per_hour)
+    if len(mine) >= limits.sends_per_day:
+        refuse("sends_per_day", limits.sends_per_day)
+    if recipient_id not in recipients and len(recipients) >= limits.unique_recipients_per_day:
+        refuse("unique_recipients_per_day", limits.unique_recipients_per_day)
+    new = config.new_account
+    if now < sender.created_at + timedelta(days=new.cooling_period_days):
+        sent_today = sum(p.amount for p in mine)
+        if sent_today + amount > new.cooling_daily_send_limit:
+            refuse("cooling_period_daily_send", new.cooling_daily_send_limit)
+
+
+async def send(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    sender_user_id: uuid.UUID,
+    data: TransferCreate,
+    idempotency_key: str | None,
+) -> Payment:
+    config = await accounts.rules(session, tenant_id)
+    if len(data.memo) > config.limits.max_memo_length:
+        raise MemoTooLong(details={"max_length": config.limits.max_memo_length})
+    sender = await require_profile(session, tenant_id, sender_user_id, lock=True)
+    key = idempotency_key or uuid.uuid4().hex
+    if idempotency_key is not None:
+        earlier = await repo.payment_by_key(session, tenant_id, sender.user_id, idempotency_key)
+        if earlier is not None:
+            same = (earlier.recipient_username.lower(), earlier.amount, earlier.memo,
+                    earlier.public) == (usernames.normalize(data.to), data.amount, data.memo,
+                                        data.public)  # fmt: skip
+            if not same:
+                raise IdempotencyKeyReused()
+            return earlier
+    if sender.status == "frozen":
+        raise AccountFrozen(details={"username": sender.username, "side": "sender"})
+    recipient = await repo.profile_by_username(session, tenant_id, usernames.normalize(data.to))
+    if recipient is None:
+        raise RecipientNotFound(details={"to": data.to})
+    if recipient.user_id == sender.user_id:
+        raise SelfTransfer()
+    if recipient.status == "frozen":
+        raise AccountFrozen(details={"username": recipient.username, "side": "recipient"})
+    now = clock.utcnow()
+    users = [sender.user_id, recipient.user_id]
+    recent = await repo.payments_around(session, tenant_id, users, now - timedelta(days=1))
+    check_limits(config, sender, recipient.user_id, data.amount, recent, now)
+    tx = await ledger.move(
+        session,
+        tenant_id=tenant_id,
+        idempotency_key=f"paya:p2p:{sender.user_id}:{key}",
+        kind=P2P_KIND,
+        from_account=sender.wallet_account_id,
+        to_account=recipient.wallet_account_id,
+        amount=data.amount,
+        metadata={"to": recipient.username_key, "public": data.public},
+    )
+    payment = Payment(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        sender_id=sender.user_id,
+        recipient_id=recipient.user_id,
+        sender_username=sender.username,
+        recipient_username=recipient.username,
+        amount=data.amount,
+        memo=data.memo,
+        public=data.public,
+        ledger_tx_id=tx.id,
+        idempotency_key=idempotency_key,
+        created_at=now,
+    )
+    session.add(payment)
+    await session.flush()
+    fact = PaymentFact(sender.user_id, recipient.user_id, data.amount, data.public, now)
+    await fraud.check_payment(
+        session,
+        tenant_id=tenant_id,
+        config=config,
+        payment=fact,
+        recent=[*recent, fact],
+        created_at={sender.user_id: sender.created_at, recipient.user_id: recipient.created_at},
+        now=now,
+    )
+    if data.public:
+        await feed.publish(session, tenant_id, feed_item(payment, config))
+    return payment
+
+
+def feed_item(payment: Payment, config: PayaConfig) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": str(payment.id),
+        "sender": payment.sender_username,
+        "recipient": payment.recipient_username,
+        "memo": payment.memo,
+        "created_at": payment.created_at.isoformat(),
+    }
+    if config.feed_show_amounts:
+        item["amount"] = payment.amount
+    return item
