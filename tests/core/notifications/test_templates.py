@@ -156,3 +156,38 @@ class TestDatetimeFilter:
         )
         assert out.body == "15:00"
         assert time(15, 0).strftime("%H:%M") == out.body
+
+
+class TestTemplateRowSecurity:
+    async def test_tenant_reads_own_and_platform_rows_but_changes_only_its_own(
+        self, db: Database
+    ) -> None:
+        from sqlalchemy import delete, select
+
+        from ludus.core.notifications.models import NotificationTemplate
+
+        tenant, other = await tenant_with(db), await tenant_with(db)
+        k = key()
+        await template(db, None, k, Channel.sms, "platform")
+        await template(db, tenant, k, Channel.sms, "mine")
+        await template(db, other, k, Channel.sms, "theirs")
+        async with db.session(tenant_id=tenant.id) as s:
+            bodies = set(
+                await s.scalars(
+                    select(NotificationTemplate.body).where(NotificationTemplate.key == k)
+                )
+            )
+            assert bodies == {"platform", "mine"}
+            removed = await s.execute(
+                delete(NotificationTemplate)
+                .where(NotificationTemplate.key == k)
+                .returning(NotificationTemplate.body)
+            )
+            assert set(removed.scalars()) == {"mine"}
+        async with db.session(system=True) as s:
+            left = set(
+                await s.scalars(
+                    select(NotificationTemplate.body).where(NotificationTemplate.key == k)
+                )
+            )
+        assert left == {"platform", "theirs"}
