@@ -85,7 +85,7 @@ async def statement(
             metadata=t.meta,
             created_at=p.created_at,
         )
-        for p, t in rows.tuples()
+        for p, t in rows
     ]
     return lines, int(total or 0)
 

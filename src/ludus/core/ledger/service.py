@@ -59,6 +59,7 @@ from ludus.core.ledger.transfer import (
     check_entries,
     check_key,
     digest,
+    ensure_balanced,
     run_atomic,
 )
 from ludus.core.ledger.verify import VerifyReport, verify
@@ -67,6 +68,7 @@ __all__ = [
     "VerifyReport",
     "close_account",
     "ensure_asset",
+    "ensure_balanced",
     "expire_due_holds",
     "freeze_account",
     "get_balance",

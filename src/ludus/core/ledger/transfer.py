@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -65,6 +65,20 @@ async def run_atomic(
                 await session.rollback()
             await asyncio.sleep(random.uniform(0, 0.002 * attempt))
     raise AssertionError("unreachable")
+
+
+async def ensure_balanced(session: AsyncSession) -> None:
+    """Run the deferred per-asset balance check now instead of at commit.
+
+    Raises UNBALANCED if any posting written in this transaction leaves its transaction
+    unbalanced (only possible when postings are written outside `ledger_transfer`).
+    """
+    try:
+        async with session.begin_nested():
+            await session.execute(text("SET CONSTRAINTS ledger_postings_balanced IMMEDIATE"))
+    except IntegrityError as exc:
+        raise Unbalanced(details={"constraint": "ledger_postings_balanced"}) from exc
+    await session.execute(text("SET CONSTRAINTS ledger_postings_balanced DEFERRED"))
 
 
 def check_amount(amount: object, *, positive: bool = True) -> int:

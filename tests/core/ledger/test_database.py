@@ -1,0 +1,79 @@
+"""What PostgreSQL itself enforces, whatever the application does."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+from ludus.core.ledger import service as ledger
+from ludus.core.ledger.errors import Unbalanced
+from tests.core.ledger.helpers import committed_world
+
+_TX = text(
+    "INSERT INTO ledger_transactions (id, tenant_id, idempotency_key, kind, request_hash)"
+    " VALUES (:id, :t, :k, 'manual', 'x')"
+)
+_POSTING = text(
+    "INSERT INTO ledger_postings (tenant_id, transaction_id, account_id, asset, amount,"
+    " balance_after, shard, seq) VALUES (:t, :tx, :a, 'USD', :m, 0, -1, 999)"
+)
+
+
+async def _write_unbalanced(session, world) -> None:
+    tx_id = uuid.uuid4()
+    await session.execute(_TX, {"id": tx_id, "t": world.tenant_id, "k": uuid.uuid4().hex})
+    await session.execute(
+        _POSTING, {"t": world.tenant_id, "tx": tx_id, "a": world.wallets[0], "m": 5}
+    )
+    await session.execute(
+        _POSTING, {"t": world.tenant_id, "tx": tx_id, "a": world.wallets[1], "m": -4}
+    )
+
+
+class TestDatabaseEnforcement:
+    async def test_unbalanced_postings_fail_at_commit(self, db) -> None:
+        world = await committed_world(db)
+        with pytest.raises(IntegrityError) as info:
+            async with db.session(tenant_id=world.tenant_id) as s:
+                await _write_unbalanced(s, world)
+        assert info.value.orig.diag.constraint_name == "ledger_postings_balanced"
+        async with db.session(tenant_id=world.tenant_id) as s:
+            assert (await ledger.verify(s, tenant_id=world.tenant_id)).ok
+
+    async def test_the_app_maps_the_deferred_check_to_unbalanced(self, db) -> None:
+        world = await committed_world(db)
+        with pytest.raises(Unbalanced):
+            async with db.session(tenant_id=world.tenant_id) as s:
+                await ledger.ensure_balanced(s)  # nothing pending: passes
+                await _write_unbalanced(s, world)
+                await ledger.ensure_balanced(s)
+
+    async def test_non_negative_accounts_cannot_go_below_zero(self, db, session) -> None:
+        world = await committed_world(db)
+        with pytest.raises(IntegrityError) as info:
+            async with session.begin_nested():
+                await session.execute(
+                    text("UPDATE ledger_accounts SET balance = -1 WHERE id = :id"),
+                    {"id": world.wallets[0]},
+                )
+        assert info.value.orig.diag.constraint_name == "ck_ledger_accounts_non_negative"
+
+    @pytest.mark.parametrize(
+        "statement",
+        [
+            "UPDATE ledger_postings SET amount = amount + 1 WHERE tenant_id = :t",
+            "DELETE FROM ledger_postings WHERE tenant_id = :t",
+            "UPDATE ledger_transactions SET kind = 'x' WHERE tenant_id = :t",
+            "DELETE FROM ledger_transactions WHERE tenant_id = :t",
+            "DELETE FROM ledger_accounts WHERE tenant_id = :t",
+        ],
+    )
+    async def test_the_app_role_cannot_rewrite_history(self, db, session, statement) -> None:
+        world = await committed_world(db)
+        with pytest.raises(ProgrammingError) as info:
+            async with session.begin_nested():
+                await session.execute(text(statement), {"t": world.tenant_id})
+        assert info.value.orig.sqlstate == "42501"  # insufficient_privilege
