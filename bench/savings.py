@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -50,18 +51,36 @@ def free_port() -> int:
 async def setup(db: Database, orgs: int, members: int) -> list[tuple[str, str, list[str]]]:
     out = []
     for o in range(orgs):
-        tenant = Tenant(id=uuid.uuid4(), slug=f"bench-{uuid.uuid4().hex[:8]}", name=f"Chama {o}",
-                        kind=TenantKind.chama, theme={}, features={}, config={}, products=["savings"],
-                        currency="KES", timezone="Africa/Nairobi")  # fmt: skip
+        tenant = Tenant(
+            id=uuid.uuid4(),
+            slug=f"bench-{uuid.uuid4().hex[:8]}",
+            name=f"Chama {o}",
+            kind=TenantKind.chama,
+            theme={},
+            features={},
+            config={},
+            products=["savings"],
+            currency="KES",
+            timezone="Africa/Nairobi",
+        )
         async with db.session(system=True) as s:
             s.add(tenant)
         async with db.session(tenant_id=tenant.id) as s:
             org = await service.ensure_org(s, tenant)
             org.callback_allowed_ips = ["127.0.0.1/32"]
             token = (await service.rotate_callback_token(s, tenant.id, actor=None)).token
-            ch = await challenges.create(s, tenant, ChallengeIn(
-                name="Month end", type="fixed_amount", target={"amount": 10_000},
-                start_date=date.today().replace(day=1), duration_days=62), actor=None)  # fmt: skip
+            ch = await challenges.create(
+                s,
+                tenant,
+                ChallengeIn(
+                    name="Month end",
+                    type="fixed_amount",
+                    target={"amount": 10_000},
+                    start_date=date.today().replace(day=1),
+                    duration_days=62,
+                ),
+                actor=None,
+            )
             await challenges.update(s, tenant, ch.id, ChallengePatch(status="active"), actor=None)
             refs = []
             for m in range(members):
@@ -99,8 +118,15 @@ async def main() -> None:
     from ludus.app import create_app
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(database=db), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))  # fmt: skip
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(database=db),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
+    )
     serve = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.05)
@@ -108,8 +134,12 @@ async def main() -> None:
     bodies = []
     for i in range(args.size):
         slug, token, refs = orgs[i % len(orgs)]
-        body = c2b_confirmation_body(trans_id=f"B{uuid.uuid4().hex[:11].upper()}", amount=10_000 + i,
-                                     bill_ref=refs[(i // len(orgs)) % len(refs)], msisdn="x")  # fmt: skip
+        body = c2b_confirmation_body(
+            trans_id=f"B{uuid.uuid4().hex[:11].upper()}",
+            amount=10_000 + i,
+            bill_ref=refs[(i // len(orgs)) % len(refs)],
+            msisdn="x",
+        )
         bodies.append(
             (
                 f"http://127.0.0.1:{port}/api/v1/savings/mpesa/{slug}/{token}/confirmation",
@@ -130,8 +160,17 @@ async def main() -> None:
 
     async def pending_count() -> int:
         async with db.session(system=True) as s:
-            return int(await s.scalar(select(func.count()).select_from(MpesaCallback).where(
-                MpesaCallback.tenant_id.in_(tasks_tenants), MpesaCallback.status == CallbackStatus.received)) or 0)  # fmt: skip
+            return int(
+                await s.scalar(
+                    select(func.count())
+                    .select_from(MpesaCallback)
+                    .where(
+                        MpesaCallback.tenant_id.in_(tasks_tenants),
+                        MpesaCallback.status == CallbackStatus.received,
+                    )
+                )
+                or 0
+            )
 
     started = time.perf_counter()
     from ludus.core.jobs.worker import run_worker
@@ -149,17 +188,21 @@ async def main() -> None:
     server.should_exit = True
     await serve
     worker.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError, Exception):
         await worker
-    except (asyncio.CancelledError, Exception):
-        pass
 
     async with db.session(system=True) as s:
         deposits = await s.scalar(
             select(func.count()).select_from(Deposit).where(Deposit.tenant_id.in_(tasks_tenants))
         )
-        pending = await s.scalar(select(func.count()).select_from(MpesaCallback).where(
-            MpesaCallback.tenant_id.in_(tasks_tenants), MpesaCallback.status != CallbackStatus.processed))  # fmt: skip
+        pending = await s.scalar(
+            select(func.count())
+            .select_from(MpesaCallback)
+            .where(
+                MpesaCallback.tenant_id.in_(tasks_tenants),
+                MpesaCallback.status != CallbackStatus.processed,
+            )
+        )
         scored = await s.scalar(
             select(func.coalesce(func.sum(Participant.total), 0)).where(
                 Participant.tenant_id.in_(tasks_tenants)
@@ -167,13 +210,17 @@ async def main() -> None:
         )
     expected_total = sum(10_000 + i for i in range(args.size))
     print(
-        f"HTTP ingest: {args.size} callbacks in {ingest_done:.1f}s = {args.size / ingest_done:.0f}/s (non-200: {failures})"
+        f"HTTP ingest: {args.size} callbacks in {ingest_done:.1f}s = "
+        f"{args.size / ingest_done:.0f}/s (non-200: {failures})"
     )
     print(
-        f"every leaderboard current after {current:.1f}s; end to end {args.size / current:.0f} callbacks/s"
+        f"every leaderboard current after {current:.1f}s; "
+        f"end to end {args.size / current:.0f} callbacks/s"
     )
-    print(f"deposits recorded {deposits} (expected {args.size}); unprocessed {pending}; "
-          f"leaderboard totals match: {scored == expected_total}")  # fmt: skip
+    print(
+        f"deposits recorded {deposits} (expected {args.size}); unprocessed {pending}; "
+        f"leaderboard totals match: {scored == expected_total}"
+    )
     await db.dispose()
 
 

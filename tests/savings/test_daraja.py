@@ -66,7 +66,7 @@ class FakeDaraja(BaseHTTPRequestHandler):
                         "errorCode": "500.001.1001",
                         "errorMessage": "The transaction is being processed",
                     },
-                )  # noqa: E501
+                )
             return self._send(
                 200,
                 {
@@ -74,12 +74,12 @@ class FakeDaraja(BaseHTTPRequestHandler):
                     "ResultCode": "1032",
                     "ResultDesc": "Request cancelled by user",
                 },
-            )  # noqa: E501
+            )
         if self.path == "/mpesa/transactionstatus/v1/query":
             return self._send(
                 200,
                 {"ConversationID": "AG_1", "OriginatorConversationID": "o-1", "ResponseCode": "0"},
-            )  # noqa: E501
+            )
         self._send(404, {"errorMessage": "unknown"})
 
 
@@ -123,7 +123,7 @@ class TestDarajaClient:
             FakeDaraja.revoke_next = True
             status = await client.transaction_status(
                 transaction_id="RX1", result_url="https://r", timeout_url="https://t"
-            )  # noqa: E501
+            )
             assert status.conversation_id == "AG_1" and FakeDaraja.tokens_issued == 2
         finally:
             await client.aclose()

@@ -59,8 +59,9 @@ async def _engagement(session: AsyncSession, tenant_id: uuid.UUID, members: int)
         )
     )
     distribution: dict[str, int] = {}
-    for (results,) in runs.all():
-        for r in results or []:
+    for row in runs.all():
+        results: list[dict[str, Any]] = list(row[0] or [])
+        for r in results:
             bucket = str(r.get("longest_run", r.get("streak", 0)))
             distribution[bucket] = distribution.get(bucket, 0) + 1
     live = await session.execute(

@@ -283,7 +283,7 @@ async def leaderboard(
             total_saved=p.total,
             completed=p.completed,
         )
-        for p, mid, name, pos in rows.all()
+        for p, mid, name, pos in rows.tuples().all()
     ]
     return out, int(total)
 
@@ -390,6 +390,7 @@ async def finalize(
             "total": r.total,
             "completed": r.completed,
             "team_id": str(r.team_id) if r.team_id else None,
+            "longest_run": int(r.detail.get("longest_run", 0)),
         }
         for r in ranked
     ]
