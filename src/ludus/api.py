@@ -30,3 +30,13 @@ from ludus.paya.api import router as paya_router  # noqa: E402
 
 api_router.include_router(paya_router)
 api_router.include_router(paya_admin_router)
+from ludus.engagement.api import rewards_router, social_router  # noqa: E402
+from ludus.engagement.catalog.api import router as catalog_router  # noqa: E402
+from ludus.engagement.challenges.api import router as challenges_router  # noqa: E402
+from ludus.engagement.leaderboards.api import router as leaderboards_router  # noqa: E402
+
+api_router.include_router(rewards_router)
+api_router.include_router(catalog_router)
+api_router.include_router(social_router)
+api_router.include_router(challenges_router)
+api_router.include_router(leaderboards_router)

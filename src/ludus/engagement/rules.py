@@ -108,11 +108,14 @@ class ReferralRules(_Block):
 
 def _levels() -> list[LevelRule]:
     xps = (500, 2000, 5000, 10000, 18000, 30000, 48000, 73000)
-    return [LevelRule(level=i + 1, xp=x, coins=100 * (i + 1)) for i, x in enumerate(xps)]
+    return [
+        LevelRule(level=i + 1, xp=x, coins=100 * (i + 1), xp_bonus=250 * (i + 1))
+        for i, x in enumerate(xps)
+    ]
 
 
 def _tiers() -> list[TierRule]:
-    rows = (
+    rows: tuple[tuple[int, str, int, int, list[str]], ...] = (
         (1, "Newcomer", 0, 0, []),
         (2, "Saver", 1000, 0, []),
         (3, "Planner", 5000, 0, []),

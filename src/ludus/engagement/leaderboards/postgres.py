@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,10 @@ _UPSERT = {
 }
 _COLS = "member_id, -neg_score AS score, reached_at"
 _CHUNK = 50_000
+
+
+def _entry(row: Any, rank: int = 0) -> Entry:
+    return Entry(row[0], int(row[1]), row[2], rank)
 
 
 class PostgresBackend:
@@ -113,7 +118,7 @@ class PostgresBackend:
             ),
             {"t": tenant_id, "b": board, "p": period, "o": offset, "l": limit},
         )
-        return [Entry(m, int(s), r, offset + i) for i, (m, s, r) in enumerate(rows, 1)]
+        return [_entry(row, offset + i) for i, row in enumerate(rows, 1)]
 
     async def around(
         self, tenant_id: uuid.UUID, board: str, period: str, member_id: uuid.UUID, radius: int
@@ -147,9 +152,9 @@ class PostgresBackend:
             params,
         )
         above = list(before)[::-1]
-        out = [Entry(m, int(s), r, me.rank - len(above) + i) for i, (m, s, r) in enumerate(above)]
+        out = [_entry(row, me.rank - len(above) + i) for i, row in enumerate(above)]
         out.append(me)
-        out += [Entry(m, int(s), r, me.rank + i) for i, (m, s, r) in enumerate(after, 1)]
+        out += [_entry(row, me.rank + i) for i, row in enumerate(after, 1)]
         return out
 
     async def count(self, tenant_id: uuid.UUID, board: str, period: str) -> int:
@@ -169,4 +174,4 @@ class PostgresBackend:
             ),
             {"t": tenant_id, "b": board, "p": period, "ms": list(members)},
         )
-        return [Entry(m, int(s), r) for m, s, r in rows]
+        return [_entry(row) for row in rows]

@@ -58,7 +58,7 @@ def decode(key: str | bytes, rank: int = 0) -> Entry:
 
 class RedisBackend:
     def __init__(self, client: Redis, prefix: str = "ludus:") -> None:
-        self.client = client
+        self.client: Any = client  # redis-py types its commands as sync-or-async
         self.prefix = prefix
         self._script: Any = client.register_script(_SUBMIT)
 
