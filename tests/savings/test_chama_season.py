@@ -159,7 +159,7 @@ class TestTwelveWeekChama:
         #   M6 100 + 50*1.5 + 11*100 + 500 = 1775 #1 · M7 11*100=1100 (run of 6) #2
         # Group (team 10,000 with >= 3 members, completion +200 each):
         #   team A = 6000+5500+7200+1200 = 19,900 -> complete; B = 2000+700+1250 = 3950; C = 2100
-        #   M2 7400 · M0 6200 · M1 5700 · M4 2000 · M3 1400 · M6 1250 · M7 1100 · M8 1000 · M5 700 · M9 0
+        #   M2 7400 · M0 6200 · M1 5700 · M4 2000 · M3 1400 · M6 1250 · M7 1100 · M8 1000 · M5 700 · M9 0  # noqa: E501
         expected = {
             "fixed": [("M2", 8250, True), ("M0", 7050, True), ("M1", 5550, False)],
             "pct": [("M4", 2050, False), ("M3", 1550, True), ("M5", 700, False)],
@@ -182,7 +182,7 @@ class TestTwelveWeekChama:
 
         board = await client.get(f"/api/v1/savings/challenges/{ids['group']}/teams", headers=admin)
         assert [(t["name"], t["score"], t["completed"]) for t in board.json()["data"]] == [
-            ("A", 6200 + 5700 + 7400 + 1400, True), ("B", 2000 + 700 + 1250, False), ("C", 2100, False)
+            ("A", 6200 + 5700 + 7400 + 1400, True), ("B", 2000 + 700 + 1250, False), ("C", 2100, False)  # noqa: E501
         ]  # fmt: skip
 
         # Points on the ledger: the sum of each member's final challenge scores.

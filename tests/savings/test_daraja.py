@@ -105,11 +105,11 @@ class TestDarajaClient:
         client = client_for(fake_daraja)
         try:
             for _ in range(3):
-                ack = await client.stk_push(phone="+254712345678", amount=150_000, account_ref="ACC1",
-                                            description="Savings", callback_url="https://x/cb")  # fmt: skip
+                ack = await client.stk_push(phone="+254712345678", amount=150_000, account_ref="ACC1",  # noqa: E501
+                                            description="Savings", callback_url="https://x/cb")  # fmt: skip  # noqa: E501
                 assert ack.checkout_request_id == "ws_CO_1"
             assert FakeDaraja.tokens_issued == 1
-            path, body = FakeDaraja.calls[0]
+            _, body = FakeDaraja.calls[0]
             assert body["Amount"] == 1500 and body["PhoneNumber"] == "254712345678"
             stamp = body["Timestamp"]
             assert base64.b64decode(body["Password"]).decode() == f"174379passkey-xyz{stamp}"
