@@ -132,7 +132,20 @@ class TestStream:
         assert (event, event_id) == ("notification", str(missed))
         assert json.loads(data)["body"] == "n=2"
 
-    async def test_stream_needs_a_token(self, server_url: str) -> None:
+    async def test_browser_token_in_query_and_bad_tokens(
+        self, db: Database, server_url: str
+    ) -> None:
+        tenant = await tenant_with(db)
+        me = await make_actor(db, tenant, Role.member)
         async with httpx.AsyncClient(base_url=server_url, timeout=10) as client:
-            resp = await client.get("/api/v1/notifications/stream")
-        assert resp.status_code == 401
+            missing = await client.get("/api/v1/notifications/stream")
+            assert missing.status_code == 401
+            bad = await client.get("/api/v1/notifications/stream", params={"access_token": "x.y.z"})
+            assert bad.status_code == 401
+            assert bad.json()["error"]["code"] == "INVALID_TOKEN"
+            async with client.stream(
+                "GET", "/api/v1/notifications/stream", params={"access_token": me.token}
+            ) as response:
+                assert response.status_code == 200
+                async with asyncio.timeout(10):
+                    assert (await anext(_events(response)))[0] == "ready"

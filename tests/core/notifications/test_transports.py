@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ludus.core.kit.db import Database
 from ludus.core.notifications import delivery, manage
+from ludus.core.notifications import repository as manage_repo
 from ludus.core.notifications.delivery import Outcome
 from ludus.core.notifications.models import Channel, MessageStatus, NotificationMessage
 from ludus.core.notifications.providers import OutgoingMessage, ProviderError
@@ -336,6 +337,42 @@ class TestFcm:
                 }
             }
             assert (await _load(db, message_id)).provider_message_id == "0:1234"
+        finally:
+            server.close()
+
+    async def test_unregistered_token_fails_and_is_forgotten(self, db: Database) -> None:
+        def respond(rec: Recorded) -> tuple[int, dict[str, Any]]:
+            return 404, {
+                "error": {
+                    "code": 404,
+                    "status": "NOT_FOUND",
+                    "details": [
+                        {
+                            "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
+                            "errorCode": "UNREGISTERED",
+                        }
+                    ],
+                }
+            }
+
+        server = FakeServer(respond)
+        try:
+            tenant = await tenant_with(
+                db,
+                {
+                    "channels": {"push": "fcm"},
+                    "fcm": {"project_id": "p", "access_token": "t", "base_url": server.base_url},
+                },
+            )
+            message_id = await _send_one(
+                db, tenant, Channel.push, "hi", subject="s", device="stale-device-token"
+            )
+            assert await delivery.deliver(message_id) == Outcome.failed
+            async with db.session(system=True) as s:
+                assert (
+                    await manage_repo.get_device(s, tenant_id=tenant.id, token="stale-device-token")
+                    is None
+                )
         finally:
             server.close()
 

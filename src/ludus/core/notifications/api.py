@@ -8,11 +8,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
 from ludus.core.auth.models import User
-from ludus.core.auth.principal import CurrentPrincipal
+from ludus.core.auth.principal import (
+    CurrentPrincipal,
+    Principal,
+    get_principal,
+    principal_from_claims,
+)
+from ludus.core.auth.tokens import verify_access_token
 from ludus.core.http.session import DbSession
 from ludus.core.kit.errors import NotFound
 from ludus.core.kit.pagination import PageQuery, paginated
@@ -83,13 +89,28 @@ async def read_one(
     return ok(InboxMessageOut.model_validate(message))
 
 
+async def stream_principal(
+    request: Request,
+    session: DbSession,
+    access_token: Annotated[str | None, Query(max_length=4096)] = None,
+) -> Principal:
+    """Browsers' EventSource cannot send headers, so the stream also takes `?access_token=`
+    (the request log records the path without the query)."""
+    if access_token and "authorization" not in request.headers:
+        claims = await verify_access_token(access_token, session)
+        principal = await principal_from_claims(session, claims)
+        request.state.principal = principal
+        return principal
+    return await get_principal(request, session)
+
+
 @inbox.get(
     "/stream",
     response_class=EventSourceResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "Live events."}},
 )
 async def live_stream(
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, Depends(stream_principal)],
     last_event_id: Annotated[str | None, Header(max_length=64)] = None,
 ) -> EventSourceResponse:
     """`ready` once listening, then one `notification` event per new in-app message.

@@ -19,14 +19,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.jobs.defer import JobSpec, defer_many
 from ludus.core.kit import clock
 from ludus.core.kit.db import Database, get_database
 from ludus.core.notifications.config import get_notify_settings
-from ludus.core.notifications.models import Channel, MessageStatus, NotificationMessage
+from ludus.core.notifications.models import (
+    Channel,
+    MessageStatus,
+    NotificationMessage,
+    PushDevice,
+)
 from ludus.core.notifications.providers import OutgoingMessage, ProviderError, build_provider
 from ludus.core.tenancy.models import Tenant
 
@@ -139,7 +144,10 @@ async def deliver(
         permanent = isinstance(exc, ProviderError) and exc.permanent
         error = f"{type(exc).__name__}: {exc}"[:2000]
         retry_at = None if permanent else policy.next_attempt(attempt, now)
-        return await _record_failure(db, message_id, attempt, error, retry_at)
+        outcome = await _record_failure(db, message_id, attempt, error, retry_at)
+        if isinstance(exc, ProviderError) and exc.bad_recipient and request.channel == Channel.push:
+            await _forget_device(db, message_id, request.recipient)
+        return outcome
     async with db.session(system=True) as session:
         await session.execute(
             update(NotificationMessage)
@@ -192,6 +200,16 @@ async def _record_failure(
         error=error,
     )
     return Outcome.retry if retry_at is not None else Outcome.failed
+
+
+async def _forget_device(db: Database, message_id: uuid.UUID, token: str) -> None:
+    async with db.session(system=True) as session:
+        tenant_id = await session.scalar(
+            select(NotificationMessage.tenant_id).where(NotificationMessage.id == message_id)
+        )
+        await session.execute(
+            delete(PushDevice).where(PushDevice.tenant_id == tenant_id, PushDevice.token == token)
+        )
 
 
 async def deliver_due(*, db: Database | None = None, limit: int = 200) -> int:

@@ -34,9 +34,13 @@ class ProviderError(Exception):
     """A send that did not go through. Permanent errors (bad number, bad token) are not
     retried; transient ones (timeouts, 5xx, 429) are."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, bad_recipient: bool = False
+    ) -> None:
         super().__init__(message)
-        self.permanent = permanent
+        self.permanent = permanent or bad_recipient
+        # The address itself is dead (an unregistered push token): stop using it.
+        self.bad_recipient = bad_recipient
 
 
 class Provider(Protocol):

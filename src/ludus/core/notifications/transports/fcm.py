@@ -120,13 +120,20 @@ class FcmProvider:
         if not self.project_id:
             raise ProviderError("fcm project_id not configured", permanent=True)
         token = await token_provider_from(self.settings).access_token()
-        response = await post(
-            self.name,
-            f"{self.base_url}/v1/projects/{self.project_id}/messages:send",
-            json=self.payload(message),
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=self.timeout,
-        )
+        try:
+            response = await post(
+                self.name,
+                f"{self.base_url}/v1/projects/{self.project_id}/messages:send",
+                json=self.payload(message),
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=self.timeout,
+            )
+        except ProviderError as exc:
+            # FCM's error code for a token the app has dropped; other 404s (a wrong project)
+            # must not cost every device.
+            if "UNREGISTERED" in str(exc):
+                raise ProviderError(str(exc), bad_recipient=True) from exc
+            raise
         name = response.json().get("name")
         if not name:
             raise ProviderError("fcm response has no message name")
