@@ -62,6 +62,11 @@ def worker(
 
     from ludus.core.jobs.worker import run_worker
     from ludus.core.kit.db import Database, set_database
+    from ludus.core.kit.settings import get_settings
+    from ludus.core.observability.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
 
     async def main() -> None:
         db = Database()
