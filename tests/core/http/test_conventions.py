@@ -80,3 +80,20 @@ class TestObservability:
         assert {"IDEMPOTENCY_KEY_REUSED", "TENANT_SUSPENDED", "PAYLOAD_TOO_LARGE"} <= listed
         me = schema["paths"]["/api/v1/me"]["get"]["responses"]
         assert me["4XX"]["content"]["application/json"]["schema"]["$ref"].endswith("ErrorEnvelope")
+
+
+class TestRateLimitExemptions:
+    async def test_registered_callback_prefix_is_not_limited(
+        self, client: AsyncClient, monkeypatch
+    ) -> None:
+        from ludus.core.http import ratelimit
+        from ludus.core.kit.settings import get_settings
+
+        monkeypatch.setattr(get_settings(), "api_rate_limit", "2/minute")
+        monkeypatch.setattr(ratelimit, "_exempt_prefixes", {"/api/v1/tenants/"})
+        statuses = [
+            (await client.get("/api/v1/tenants/none-such/theme")).status_code for _ in range(4)
+        ]
+        assert statuses == [404, 404, 404, 404]
+        limited = [(await client.get("/api/v1/nope")).status_code for _ in range(3)]
+        assert limited == [404, 404, 429]

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ludus.core.http.ratelimit import get_rate_limiter
+from ludus.core.http.ratelimit import get_rate_limiter, is_exempt
 from ludus.core.http.session import SESSION_STATE_KEY
 from ludus.core.idempotency import store as idem
 from ludus.core.kit import context
@@ -151,7 +151,7 @@ class RateLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
-        if scope["type"] != "http" or not path.startswith("/api/"):
+        if scope["type"] != "http" or not path.startswith("/api/") or is_exempt(path):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

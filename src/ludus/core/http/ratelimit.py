@@ -58,6 +58,20 @@ def _now() -> int:
     return int(time.time())
 
 
+# Server-to-server callbacks (M-Pesa, Stripe, Twilio, …) are verified by signature or
+# token, and arrive from a few provider IPs in bursts: the per-caller API limit skips them.
+_exempt_prefixes: set[str] = set()
+
+
+def exempt_prefix(prefix: str) -> None:
+    """Exclude paths starting with `prefix` (e.g. a provider callback) from the API limit."""
+    _exempt_prefixes.add(prefix)
+
+
+def is_exempt(path: str) -> bool:
+    return any(path.startswith(prefix) for prefix in _exempt_prefixes)
+
+
 _limiter: RateLimiter | None = None
 
 
