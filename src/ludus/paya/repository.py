@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -156,7 +156,8 @@ async def add_rule_flag(
                 reason=reason[:500], details=details)
         .on_conflict_do_nothing(
             index_elements=["tenant_id", "user_id", "rule"],
-            index_where=and_(Flag.resolved_at.is_(None), Flag.source == "rule"),
+            # literal predicate: it must match the partial index's text, not a bound parameter
+            index_where=text("resolved_at IS NULL AND source = 'rule'"),
         )
         .returning(Flag.id)
     )  # fmt: skip
