@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +55,7 @@ class KeyStore:
 
     def clear(self) -> None:
         self._keys = None
+        verified.clear()
 
     async def load(self, session: AsyncSession) -> _Keys:
         settings = get_settings()
@@ -170,7 +172,45 @@ async def issue_access_token(
     return token, ttl
 
 
+class VerifiedCache:
+    """Tokens whose signature and claims already checked out, so a client's repeated
+    requests (and the rate limiter's look before the route's) skip the RSA verify.
+
+    An entry is only reused while the token is unexpired and its key still verifies.
+    """
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._items: OrderedDict[str, tuple[AccessClaims, str]] = OrderedDict()
+
+    def get(self, token: str, keys: _Keys) -> AccessClaims | None:
+        hit = self._items.get(token)
+        if hit is None:
+            return None
+        claims, kid = hit
+        now = clock.utcnow().timestamp()
+        if claims.exp <= now or kid not in keys.public or keys.expires.get(kid, now + 1) < now:
+            del self._items[token]
+            return None
+        self._items.move_to_end(token)
+        return claims
+
+    def put(self, token: str, claims: AccessClaims, kid: str) -> None:
+        self._items[token] = (claims, kid)
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+verified = VerifiedCache()
+
+
 def _decode(token: str, keys: _Keys) -> AccessClaims:
+    cached = verified.get(token, keys)
+    if cached is not None:
+        return cached
     settings = get_settings()
     try:
         header = jwt.get_unverified_header(token)
@@ -200,7 +240,7 @@ def _decode(token: str, keys: _Keys) -> AccessClaims:
     if raw["exp"] <= clock.utcnow().timestamp():
         raise InvalidToken("Signature has expired")
     try:
-        return AccessClaims(
+        claims = AccessClaims(
             sub=uuid.UUID(raw["sub"]),
             tenant_id=uuid.UUID(raw["tenant_id"]) if raw.get("tenant_id") else None,
             role=str(raw.get("role") or ""),
@@ -212,6 +252,8 @@ def _decode(token: str, keys: _Keys) -> AccessClaims:
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidToken("Malformed claims.") from exc
+    verified.put(token, claims, kid)
+    return claims
 
 
 _RELOAD_INTERVAL = 5.0
