@@ -40,3 +40,6 @@ api_router.include_router(catalog_router)
 api_router.include_router(social_router)
 api_router.include_router(challenges_router)
 api_router.include_router(leaderboards_router)
+from ludus.moneylife.routes import router as moneylife_router  # noqa: E402
+
+api_router.include_router(moneylife_router)

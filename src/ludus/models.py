@@ -19,6 +19,7 @@ MODEL_MODULES = (
     "ludus.engagement.catalog.models",
     "ludus.savings.models",
     "ludus.paya.models",
+    "ludus.moneylife.models",
 )
 
 

@@ -1,0 +1,96 @@
+"""Game events (spec 000 §10.1) through the core transactional outbox.
+
+`emit_many` writes several events with one outbox insert and one job insert, the same rows
+`ludus.core.events.service.emit` writes one event at a time (month-end batches emit
+thousands; the hot path emits one or two).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, cast
+
+import orjson
+from sqlalchemy import Table, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ludus.core.events.context import current_correlation_id, current_trace_id
+from ludus.core.events.models import OutboxEvent
+from ludus.core.events.registry import handlers_for
+from ludus.core.events.service import HANDLE_TASK, handler_job_args
+from ludus.core.jobs.defer import JobSpec, defer_many
+from ludus.core.jobs.worker import discover_tasks
+from ludus.core.kit.clock import utcnow
+
+SOURCE = "moneylife"
+PRODUCT = "moneylife"
+
+GAME_CREATED = "game.created"
+DAY_ADVANCED = "game.day.advanced"
+CARD_RESOLVED = "game.card.resolved"
+MONTH_ENDED = "game.month.ended"
+LEVEL_UP = "game.level.up"
+BANKRUPTCY = "game.bankruptcy"
+COMPLETED = "game.completed"
+
+
+@dataclass(frozen=True)
+class GameEvent:
+    event_type: str
+    tenant_id: uuid.UUID
+    data: dict[str, Any]
+
+
+def game_event(
+    event_type: str, tenant_id: uuid.UUID, game_id: uuid.UUID, user_id: uuid.UUID, **data: Any
+) -> GameEvent:
+    """Every game event names the game, the player and the product (engagement reads them)."""
+    return GameEvent(
+        event_type,
+        tenant_id,
+        {"game_id": game_id, "user_id": user_id, "product": PRODUCT, **data},
+    )
+
+
+async def emit_many(session: AsyncSession, events: list[GameEvent]) -> list[uuid.UUID]:
+    if not events:
+        return []
+    discover_tasks()
+    now = utcnow()
+    correlation = current_correlation_id()
+    trace = current_trace_id()
+    rows, jobs, ids = [], [], []
+    for ev in events:
+        event_id = uuid.uuid4()
+        ids.append(event_id)
+        rows.append(
+            {
+                "id": event_id,
+                "event_type": ev.event_type,
+                "version": "1.0",
+                "source": SOURCE,
+                "tenant_id": ev.tenant_id,
+                "data": orjson.loads(orjson.dumps(ev.data, option=orjson.OPT_NON_STR_KEYS)),
+                "metadata": {
+                    "correlation_id": correlation or str(event_id),
+                    "trace_id": trace or uuid.uuid4().hex,
+                },
+                "occurred_at": now,
+            }
+        )
+        for spec in handlers_for(ev.event_type):
+            jobs.append(
+                JobSpec(
+                    HANDLE_TASK,
+                    handler_job_args(event_id, spec.name, ev.tenant_id),
+                    queue=spec.queue,
+                )
+            )
+    table = cast(Table, OutboxEvent.__table__)
+    size = 2000
+    for i in range(0, len(rows), size):
+        await session.execute(insert(table).values(rows[i : i + size]))
+    for i in range(0, len(jobs), size):
+        await defer_many(session, jobs[i : i + size])
+    return ids
