@@ -162,26 +162,46 @@ async def run(
     return len(latencies) / elapsed, p95 * 1000, len(latencies)
 
 
-async def concurrency_check(db: Database, workers: int, per_worker: int) -> str:
-    """workers x per_worker random transfers among 20 accounts, one hot; then verify."""
+async def concurrency_check(db: Database, workers: int, per_worker: int, limit: float) -> str:
+    """workers x per_worker random transfers among 20 accounts (19 wallets and a sharded
+    rewards pool, the hot one); then every balance must equal its postings, supply unchanged."""
     tid, reserve, _, wallets = await setup(db, 19)
-    accounts = [reserve, *wallets]
     async with db.session(tenant_id=tid) as s:
+        pool = await ledger.open_account(
+            s,
+            tenant_id=tid,
+            asset="USD",
+            purpose="rewards_pool",
+            owner_type="system",
+            allow_negative=True,
+        )
+        await ledger.move(
+            s,
+            tenant_id=tid,
+            idempotency_key="seed-pool",
+            kind="fund",
+            from_account=reserve,
+            to_account=pool.id,
+            amount=10**12,
+        )
         before = await ledger.total_supply(s, tenant_id=tid, asset="USD")
+    accounts = [pool.id, *wallets]
     errors: list[BaseException] = []
+    done = 0
+    stop = time.perf_counter() + limit
 
     async def worker() -> None:
+        nonlocal done
         rnd = random.Random()
-        for _ in range(per_worker):
-            src, dst = (
-                rnd.sample(accounts, 2)
-                if rnd.random() < 0.5
-                else (
-                    (reserve, rnd.choice(wallets))
-                    if rnd.random() < 0.5
-                    else (rnd.choice(wallets), reserve)
-                )
-            )
+        for i in range(per_worker):
+            if time.perf_counter() > stop:
+                return
+            if i % 2:
+                pair = [pool.id, rnd.choice(wallets)]
+                rnd.shuffle(pair)
+                src, dst = pair
+            else:
+                src, dst = rnd.sample(accounts, 2)
             try:
                 async with db.session(tenant_id=tid) as s:
                     await ledger.move(
@@ -193,17 +213,20 @@ async def concurrency_check(db: Database, workers: int, per_worker: int) -> str:
                         to_account=dst,
                         amount=rnd.randint(1, 50),
                     )
+                done += 1
             except BaseException as exc:  # counted: nothing may reach a caller
                 errors.append(exc)
 
+    began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(workers)))
+    elapsed = time.perf_counter() - began
     async with db.session(tenant_id=tid) as s:
         report = await ledger.verify(s, tenant_id=tid)
         after = await ledger.total_supply(s, tenant_id=tid, asset="USD")
     verdict = "ok" if report.ok else "FAILED"
     supply = "unchanged" if before == after else f"CHANGED {before} -> {after}"
-    head = f"{workers}x{per_worker} transfers: errors={len(errors)}"
-    return f"{head} verify={verdict}, supply {supply}"
+    head = f"{workers}x{per_worker}: {done} transfers in {elapsed:.1f}s, errors={len(errors)}"
+    return f"{head}, verify={verdict}, supply {supply}"
 
 
 def pgbench(server: str, pgdata: Path | None, seconds: int) -> float:
@@ -234,6 +257,7 @@ async def main() -> None:
     parser.add_argument("--pgbench-seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--per-worker", type=int, default=500)
+    parser.add_argument("--check-seconds", type=float, default=60, help="time cap")
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
 
@@ -260,7 +284,7 @@ async def main() -> None:
                 print(f"  {label:<24} {c:>3} clients: {tps:8.0f}/s  p95 {p95:6.1f} ms  ({n})")
         async with db.session(tenant_id=tid) as s:
             report = await ledger.verify(s, tenant_id=tid)
-        check = await concurrency_check(db, args.workers, args.per_worker)
+        check = await concurrency_check(db, args.workers, args.per_worker, args.check_seconds)
         await db.dispose()
         tpcb = pgbench(server, pgdata, args.pgbench_seconds)
     finally:
