@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from ludus.core.auth.models import Role
 from ludus.core.events.service import emit
@@ -215,6 +215,27 @@ class TestDelivery:
                 select(func.count()).where(Delivery.tenant_id == admin.tenant.id)
             )
         assert count == 0
+
+
+class TestFanOutGuard:
+    async def test_no_fan_out_job_without_subscriptions(self, db: Database) -> None:
+        tenant = await make_tenant(db)
+        event_id = await _emit(db, tenant.id)
+        async with db.session(system=True) as s:
+            handlers = (
+                (
+                    await s.execute(
+                        text(
+                            "SELECT args->>'handler' FROM procrastinate_jobs"
+                            " WHERE args->>'event_id' = :e"
+                        ),
+                        {"e": str(event_id)},
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert "webhooks.fan_out" not in handlers
 
 
 class TestSigning:

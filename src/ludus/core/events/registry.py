@@ -9,6 +9,7 @@ name is the idempotency key with the event id, so keep it stable across releases
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -20,6 +21,8 @@ from ludus.core.jobs.registry import Backoff
 
 EVENTS_QUEUE = "events"
 HandlerFunc = Callable[[AsyncSession, Event], Awaitable[None]]
+# Checked by `emit` in the emitting transaction; False → no job for this handler.
+Guard = Callable[[AsyncSession, str, uuid.UUID | None], Awaitable[bool]]
 H = TypeVar("H", bound=HandlerFunc)
 
 
@@ -30,6 +33,7 @@ class HandlerSpec:
     func: HandlerFunc
     retry: Backoff
     queue: str
+    when: Guard | None = None
 
     def matches(self, event_type: str) -> bool:
         return any(match_pattern(p, event_type) for p in self.patterns)
@@ -53,8 +57,12 @@ def handler(
     max_tries: int = 3,
     base_delay_seconds: float = 10.0,
     queue: str = EVENTS_QUEUE,
+    when: Guard | None = None,
 ) -> Callable[[H], H]:
-    """Run `func(session, event)` for each matching event: at least once, effects once."""
+    """Run `func(session, event)` for each matching event: at least once, effects once.
+
+    `when(session, event_type, tenant_id)` lets a broad handler skip events it would ignore
+    anyway (saving a job); it runs inside `emit`, so keep it to one indexed query."""
     if not event_types:
         raise ValueError("name at least one event type")
 
@@ -68,6 +76,7 @@ def handler(
             func=func,
             retry=Backoff(max_tries=max_tries, base_seconds=base_delay_seconds),
             queue=queue,
+            when=when,
         )
         _by_type.clear()
         return func

@@ -67,6 +67,7 @@ async def emit(
     jobs = [
         JobSpec(HANDLE_TASK, handler_job_args(event_id, spec.name, tenant_id), queue=spec.queue)
         for spec in handlers_for(event_type)
+        if spec.when is None or await spec.when(session, event_type, tenant_id)
     ]
     await defer_many(session, jobs)
     return event_id

@@ -198,6 +198,24 @@ def _deliver_job(delivery_id: uuid.UUID, tenant_id: uuid.UUID) -> JobSpec:
     )
 
 
+async def has_subscriptions(
+    session: AsyncSession, event_type: str, tenant_id: uuid.UUID | None
+) -> bool:
+    """Cheap pre-check at emit time: only tenants with an active subscription get a fan-out."""
+    if tenant_id is None:
+        return False
+    found = await session.scalar(
+        select(Subscription.id)
+        .where(
+            Subscription.tenant_id == tenant_id,
+            Subscription.active.is_(True),
+            Subscription.deleted_at.is_(None),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 async def fan_out(session: AsyncSession, event: Event) -> int:
     """One delivery per active subscription of the event's tenant that wants its type."""
     if event.tenant_id is None:

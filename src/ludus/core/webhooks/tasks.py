@@ -14,7 +14,7 @@ from ludus.core.kit.db import get_database
 from ludus.core.webhooks import inbound, outbound
 
 
-@handler("*", name="webhooks.fan_out", queue=outbound.QUEUE)
+@handler("*", name="webhooks.fan_out", queue=outbound.QUEUE, when=outbound.has_subscriptions)
 async def fan_out(session: AsyncSession, event: Event) -> None:
     await outbound.fan_out(session, event)
 
