@@ -13,7 +13,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import select
 
 from ludus.core.auth.models import Role, User
-from ludus.core.auth.passwords import hash_secret
+from ludus.core.auth.passwords import hash_async
 from ludus.core.kit.db import Database
 from ludus.core.notifications.models import NotificationMessage
 from ludus.core.tenancy.models import Tenant
@@ -54,7 +54,7 @@ async def password_user(
         tenant,
         role,
         email=fields.pop("email", f"{unique('u')}@example.com"),
-        password_hash=await hash_secret(fields.pop("password", PASSWORD)),
+        password_hash=await hash_async(fields.pop("password", PASSWORD)),
         **fields,
     )
 

@@ -101,7 +101,7 @@ async def create_child(
         user_id=child.id,
         parent_user_id=parent_id,
         username=username,
-        pin_hash=await passwords.hash_secret(data.pin),
+        pin_hash=await passwords.hash_async(data.pin),
         created_at=clock.utcnow(),
     )
     session.add(profile)
@@ -145,7 +145,7 @@ async def set_pin(
     child = await repository.get_user(session, child_id) if profile else None
     if profile is None or child is None:
         raise NotFound("Child not found in your family.")
-    profile.pin_hash = await passwords.hash_secret(pin)
+    profile.pin_hash = await passwords.hash_async(pin)
     clear_failures(child)
     await audit.record(
         session,
@@ -183,10 +183,10 @@ async def pin_login(
     )
     child = await repository.get_user(session, profile.user_id) if profile else None
     if profile is None or child is None:
-        await passwords.verify_secret(None, data.pin)
+        await passwords.verify_async(None, data.pin)
         raise InvalidCredentials()
     ensure_not_locked(child)
-    if not await passwords.verify_secret(profile.pin_hash, data.pin):
+    if not await passwords.verify_async(profile.pin_hash, data.pin):
         await record_failed_login(child, tenant.id, "pin")
         raise InvalidCredentials()
     role = await role_in(session, child, tenant.id)

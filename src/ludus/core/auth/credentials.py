@@ -46,12 +46,12 @@ async def change_password(
     session: AsyncSession, principal: Principal, old_password: str, new_password: str
 ) -> None:
     user = await repository.get_user(session, principal.require_user())
-    if user is None or not await passwords.verify_secret(user.password_hash, old_password):
+    if user is None or not await passwords.verify_async(user.password_hash, old_password):
         raise WrongPassword()
     if old_password == new_password:
         raise WeakPassword(details={"reasons": ["same_as_current"]})
     passwords.check_strength(new_password, email=user.email)
-    user.password_hash = await passwords.hash_secret(new_password)
+    user.password_hash = await passwords.hash_async(new_password)
     revoked = await _revoke_all_sessions(
         session, user.id, scope_back_to=principal.tenant_id, except_id=principal.session_id
     )
@@ -127,7 +127,7 @@ async def confirm_reset(session: AsyncSession, token: str, new_password: str) ->
     if not await repository.claim_reset_token(session, row.id, now):
         raise ResetTokenInvalid()
     await repository.expire_reset_tokens(session, user.id, now)
-    user.password_hash = await passwords.hash_secret(new_password)
+    user.password_hash = await passwords.hash_async(new_password)
     clear_failures(user)
     revoked = await _revoke_all_sessions(session, user.id, scope_back_to=row.tenant_id)
     await audit.record(
@@ -158,7 +158,7 @@ async def create_admin(
             status=UserStatus.active,
         )
         session.add(user)
-    user.password_hash = await passwords.hash_secret(password)
+    user.password_hash = await passwords.hash_async(password)
     clear_failures(user)
     await session.flush()
     if tenant is None:

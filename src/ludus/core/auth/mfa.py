@@ -138,7 +138,7 @@ async def set_enabled(
     password: str,
     enabled: bool,
 ) -> None:
-    if not await passwords.verify_secret(user.password_hash, password):
+    if not await passwords.verify_async(user.password_hash, password):
         raise WrongPassword()
     if user.mfa_enabled == enabled:
         return

@@ -69,12 +69,17 @@ def hasher() -> PasswordHasher:
     return PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 
 
-async def hash_secret(secret: str) -> str:
+def hash_secret(secret: str) -> str:
+    return hasher().hash(secret)
+
+
+async def hash_async(secret: str) -> str:
     """Hash off the event loop (argon2 releases the GIL, so threads run in parallel)."""
     return await anyio.to_thread.run_sync(hasher().hash, secret)
 
 
-def _verify(hashed: str | None, secret: str) -> bool:
+def verify_secret(hashed: str | None, secret: str) -> bool:
+    """True if `secret` matches; as slow without a hash, so unknown accounts take as long."""
     if not hashed:
         with suppress(VerificationError):
             hasher().verify(_dummy_hash(), secret)  # same work for unknown accounts
@@ -85,9 +90,8 @@ def _verify(hashed: str | None, secret: str) -> bool:
         return False
 
 
-async def verify_secret(hashed: str | None, secret: str) -> bool:
-    """True if `secret` matches; as slow without a hash, so unknown accounts take as long."""
-    return await anyio.to_thread.run_sync(_verify, hashed, secret)
+async def verify_async(hashed: str | None, secret: str) -> bool:
+    return await anyio.to_thread.run_sync(verify_secret, hashed, secret)
 
 
 def needs_rehash(hashed: str) -> bool:

@@ -109,7 +109,7 @@ async def register(
     if existing is not None:
         # Someone known elsewhere on the platform joins this tenant with their own password.
         joinable = await repository.get_membership(session, tenant.id, existing.id) is None
-        if not (joinable and await passwords.verify_secret(existing.password_hash, data.password)):
+        if not (joinable and await passwords.verify_async(existing.password_hash, data.password)):
             raise EmailTaken()
         user, is_new = existing, False
     else:
@@ -119,7 +119,7 @@ async def register(
             id=uuid.uuid4(),
             email=data.email,
             phone=data.phone,
-            password_hash=await passwords.hash_secret(data.password),
+            password_hash=await passwords.hash_async(data.password),
             display_name=data.display_name,
             birthdate=data.birthdate,
             locale=data.locale or tenant.default_locale,
@@ -153,10 +153,10 @@ async def login(
         await set_system_scope(session)  # a platform sign-in: only system admins get through
     user = await repository.get_user_by_email(session, data.email)
     if user is None or user.password_hash is None:
-        await passwords.verify_secret(None, data.password)
+        await passwords.verify_async(None, data.password)
         raise InvalidCredentials()
     ensure_not_locked(user)
-    if not await passwords.verify_secret(user.password_hash, data.password):
+    if not await passwords.verify_async(user.password_hash, data.password):
         await record_failed_login(user, tenant_id, "password")
         raise InvalidCredentials()
     role = await role_in(session, user, tenant_id)
@@ -164,7 +164,7 @@ async def login(
         raise InvalidCredentials()
     clear_failures(user)
     if passwords.needs_rehash(user.password_hash):
-        user.password_hash = await passwords.hash_secret(data.password)
+        user.password_hash = await passwords.hash_async(data.password)
     if user.mfa_enabled and not (
         tenant is not None and await mfa.device_trusted(session, tenant.id, user.id, data.device_id)
     ):
