@@ -15,7 +15,13 @@ from ludus.core.events import deadletters
 from ludus.core.events.models import DeadLetter, DeadLetterStatus, HandlerRun, OutboxEvent
 from ludus.core.events.registry import handler
 from ludus.core.events.schemas import Event
-from ludus.core.events.service import HANDLE_TASK, emit, handler_job_args
+from ludus.core.events.service import (
+    HANDLE_TASK,
+    NewEvent,
+    emit,
+    emit_many,
+    handler_job_args,
+)
 from ludus.core.jobs.app import open_app
 from ludus.core.jobs.defer import defer
 from ludus.core.jobs.runner import run_pending
@@ -127,6 +133,24 @@ class TestEmit:
 
         with pytest.raises(ValueError):
             await _emit(db, "NoDots", None)
+
+
+class TestEmitMany:
+    async def test_batch_writes_every_event_and_delivers_each(self, db: Database) -> None:
+        tenant = await make_tenant(db)
+        async with db.session(tenant_id=tenant.id) as s:
+            ids = await emit_many(
+                s,
+                [NewEvent("test_events.plain", tenant.id, {"k": i}, "tests") for i in range(3)]
+                + [NewEvent("test_events.unhandled", tenant.id, {}, "tests")],
+            )
+        assert len(set(ids)) == 4
+        await run_pending(db)
+        for event_id in ids[:3]:
+            assert await _effects(db, "tests.plain.effect", event_id) == 1
+        async with db.session(tenant_id=tenant.id) as s:
+            stored = await s.scalar(select(func.count()).where(OutboxEvent.id.in_(ids)))
+        assert stored == 4
 
 
 class TestDelivery:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.events.context import current_correlation_id, current_trace_id
@@ -22,6 +24,7 @@ from ludus.core.jobs.worker import discover_tasks
 from ludus.core.kit.clock import utcnow
 
 HANDLE_TASK = "events.handle"
+BATCH = 1000
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 
 
@@ -31,6 +34,16 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TypeError("event data must be a JSON object")
     return value
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    event_type: str
+    tenant_id: uuid.UUID | None
+    data: dict[str, Any]
+    source: str
+    version: str = "1.0"
+    correlation_id: str | None = None
 
 
 async def emit(
@@ -44,33 +57,53 @@ async def emit(
     correlation_id: str | None = None,
 ) -> uuid.UUID:
     """Record an event in the caller's transaction; handlers run after it commits."""
-    if not _EVENT_TYPE.match(event_type):
-        raise ValueError(f"event type {event_type!r} must look like 'module.thing.happened'")
+    event = NewEvent(event_type, tenant_id, data, source, version, correlation_id)
+    return (await emit_many(session, [event]))[0]
+
+
+async def emit_many(session: AsyncSession, events: Sequence[NewEvent]) -> list[uuid.UUID]:
+    """Record several events with one outbox insert and one job insert per batch."""
+    for ev in events:
+        if not _EVENT_TYPE.match(ev.event_type):
+            raise ValueError(f"event type {ev.event_type!r} must look like 'module.thing.happened'")
     discover_tasks()
-    event_id = uuid.uuid4()
-    metadata = {
-        "correlation_id": correlation_id or current_correlation_id() or str(event_id),
-        "trace_id": current_trace_id() or uuid.uuid4().hex,
-    }
-    await session.execute(
-        insert(OutboxEvent).values(
-            id=event_id,
-            event_type=event_type,
-            version=version,
-            source=source,
-            tenant_id=tenant_id,
-            data=_jsonable(data),
-            event_metadata=metadata,
-            occurred_at=utcnow(),
+    now = utcnow()
+    correlation, trace = current_correlation_id(), current_trace_id()
+    rows: list[dict[str, Any]] = []
+    jobs: list[JobSpec] = []
+    guards: dict[tuple[str, str, uuid.UUID | None], bool] = {}
+    for ev in events:
+        event_id = uuid.uuid4()
+        rows.append(
+            {
+                "id": event_id,
+                "event_type": ev.event_type,
+                "version": ev.version,
+                "source": ev.source,
+                "tenant_id": ev.tenant_id,
+                "data": _jsonable(ev.data),
+                "metadata": {
+                    "correlation_id": ev.correlation_id or correlation or str(event_id),
+                    "trace_id": trace or uuid.uuid4().hex,
+                },
+                "occurred_at": now,
+            }
         )
-    )
-    jobs = [
-        JobSpec(HANDLE_TASK, handler_job_args(event_id, spec.name, tenant_id), queue=spec.queue)
-        for spec in handlers_for(event_type)
-        if spec.when is None or await spec.when(session, event_type, tenant_id)
-    ]
-    await defer_many(session, jobs)
-    return event_id
+        for spec in handlers_for(ev.event_type):
+            if spec.when is not None:
+                key = (spec.name, ev.event_type, ev.tenant_id)
+                if key not in guards:
+                    guards[key] = await spec.when(session, ev.event_type, ev.tenant_id)
+                if not guards[key]:
+                    continue
+            args = handler_job_args(event_id, spec.name, ev.tenant_id)
+            jobs.append(JobSpec(HANDLE_TASK, args, queue=spec.queue))
+    table = cast(Table, OutboxEvent.__table__)
+    for i in range(0, len(rows), BATCH):
+        await session.execute(insert(table), rows[i : i + BATCH])
+    for i in range(0, len(jobs), BATCH):
+        await defer_many(session, jobs[i : i + BATCH])
+    return [row["id"] for row in rows]
 
 
 def handler_job_args(
