@@ -71,7 +71,7 @@ async def receive(
             tenant_id=tenant.id,
             provider=provider_name,
             provider_event_id=event_id[:255],
-            event_type=(provider.event_type(request) or None),
+            event_type=(provider.event_type(request) or "")[:100] or None,
             headers={k: v for k, v in request.headers.items() if k not in DROPPED_HEADERS},
             body=request.body,
             content_type=request.content_type,
