@@ -141,15 +141,6 @@ async def send(
         raise MemoTooLong(details={"max_length": config.limits.max_memo_length})
     sender = await require_profile(session, tenant_id, sender_user_id, lock=True)
     key = idempotency_key or uuid.uuid4().hex
-    if idempotency_key is not None:
-        earlier = await repo.payment_by_key(session, tenant_id, sender.user_id, idempotency_key)
-        if earlier is not None:
-            same = (earlier.recipient_username.lower(), earlier.amount, earlier.memo,
-                    earlier.public) == (usernames.normalize(data.to), data.amount, data.memo,
-                                        data.public)  # fmt: skip
-            if not same:
-                raise IdempotencyKeyReused()
-            return earlier
     if sender.status == "frozen":
         raise AccountFrozen(details={"username": sender.username, "side": "sender"})
     recipient = await repo.profile_by_username(session, tenant_id, usernames.normalize(data.to))
@@ -173,6 +164,11 @@ async def send(
         amount=data.amount,
         metadata={"to": recipient.username_key, "public": data.public},
     )
+    if tx.replayed:  # the same key already paid (a retry that got past the request layer)
+        earlier = await repo.payment_by_key(session, tenant_id, sender.user_id, key)
+        if earlier is None or (earlier.memo, earlier.public) != (data.memo, data.public):
+            raise IdempotencyKeyReused()
+        return earlier
     payment = Payment(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
