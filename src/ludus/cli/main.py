@@ -21,6 +21,7 @@ def register() -> None:
     __import__("ludus.core.auth.cli", fromlist=["register"]).register(app)
     __import__("ludus.core.ledger.cli", fromlist=["register"]).register(app)
     __import__("ludus.core.notifications.cli", fromlist=["register"]).register(app)
+    __import__("ludus.moneylife.cli", fromlist=["register"]).register(app)
 
 
 register()

@@ -200,7 +200,7 @@ def derive_events(loaded: Loaded, old: GameState, step: Step) -> list[ev.GameEve
     return out
 
 
-def _rewards(loaded: Loaded, new: GameState, events: list[ev.GameEvent]) -> dict[str, Any]:
+def rewards_columns(loaded: Loaded, new: GameState, events: list[ev.GameEvent]) -> dict[str, Any]:
     """Put the XP and coins earned since the last event on the first event of this step."""
     if not events:
         return {}
@@ -272,7 +272,7 @@ async def persist(
         now=now,
     )
     step.game_events = derive_events(loaded, old, step)
-    values.update(_rewards(loaded, new, step.game_events))
+    values.update(rewards_columns(loaded, new, step.game_events))
     await repository.update_game(session, loaded.game_id, values)
     await projections.write(session, changes)
     await anticheat.record(
