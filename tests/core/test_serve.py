@@ -48,7 +48,11 @@ class TestServeProcess:
             assert resp.headers["x-request-id"]
         finally:
             proc.terminate()
-            proc.wait(timeout=15)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
 class TestReadiness:
