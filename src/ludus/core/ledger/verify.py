@@ -42,7 +42,8 @@ CHECKS: dict[str, tuple[str, str]] = {
         f"""SELECT a.id AS account_id, -1 AS shard, a.balance, coalesce(s.total, 0) AS postings
             FROM ledger_accounts a
             LEFT JOIN (SELECT account_id, sum(amount) AS total, count(*) AS n
-                       FROM ledger_postings WHERE shard = -1 GROUP BY 1) s
+                       FROM ledger_postings p WHERE p.shard = -1 AND {_T.format(alias="p")}
+                       GROUP BY 1) s
                    ON s.account_id = a.id
             WHERE {_T.format(alias="a")}
               AND (a.balance <> coalesce(s.total, 0) OR a.version <> coalesce(s.n, 0))
@@ -50,7 +51,8 @@ CHECKS: dict[str, tuple[str, str]] = {
             SELECT b.account_id, b.shard, b.balance, coalesce(s.total, 0)
             FROM ledger_balance_shards b
             LEFT JOIN (SELECT account_id, shard, sum(amount) AS total, count(*) AS n
-                       FROM ledger_postings WHERE shard >= 0 GROUP BY 1, 2) s
+                       FROM ledger_postings p WHERE p.shard >= 0 AND {_T.format(alias="p")}
+                       GROUP BY 1, 2) s
                    ON s.account_id = b.account_id AND s.shard = b.shard
             WHERE {_T.format(alias="b")}
               AND (b.balance <> coalesce(s.total, 0) OR b.version <> coalesce(s.n, 0))""",
@@ -74,16 +76,17 @@ CHECKS: dict[str, tuple[str, str]] = {
         "per tenant and asset all balances sum to zero (supply = -issuers)",
         f"""SELECT a.tenant_id, a.asset, sum(a.balance + coalesce(sh.total, 0)) AS net
             FROM ledger_accounts a
-            LEFT JOIN (SELECT account_id, sum(balance) AS total FROM ledger_balance_shards
-                       GROUP BY 1) sh ON sh.account_id = a.id
+            LEFT JOIN (SELECT account_id, sum(balance) AS total FROM ledger_balance_shards b
+                       WHERE {_T.format(alias="b")} GROUP BY 1) sh ON sh.account_id = a.id
             WHERE {_T.format(alias="a")}
             GROUP BY 1, 2 HAVING sum(a.balance + coalesce(sh.total, 0)) <> 0""",
     ),
     "pending_holds": (
         "each account's pending_out equals its pending holds",
         f"""SELECT a.id, a.pending_out, coalesce(h.total, 0) AS holds FROM ledger_accounts a
-            LEFT JOIN (SELECT from_account_id, sum(amount) AS total FROM ledger_holds
-                       WHERE status = 'pending' GROUP BY 1) h ON h.from_account_id = a.id
+            LEFT JOIN (SELECT from_account_id, sum(amount) AS total FROM ledger_holds h
+                       WHERE h.status = 'pending' AND {_T.format(alias="h")} GROUP BY 1) h
+                   ON h.from_account_id = a.id
             WHERE {_T.format(alias="a")} AND a.pending_out <> coalesce(h.total, 0)""",
     ),
     "resolved_holds": (
