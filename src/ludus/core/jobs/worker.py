@@ -46,6 +46,8 @@ async def run_worker(
             "install_signal_handlers": install_signal_handlers,
             "name": name,
             "delete_jobs": "successful",
+            # on stop, running jobs get this long; the rest are aborted and retried later
+            "shutdown_graceful_timeout": 15.0,
         }
         if queues:
             options["queues"] = queues
