@@ -131,6 +131,7 @@ async def _transition(
     )
     row.status = to
     await session.flush()
+    await session.refresh(row)  # reload server-set columns (updated_at)
     data = {"redemption_id": row.id, "item_id": row.item_id, "user_id": row.user_id, "status": to}
     await publish(session, f"reward.redemption.{to}", row.tenant_id, data)
     if to == "fulfilled":
@@ -208,6 +209,10 @@ async def redeem(
         raise errors.ItemUnavailable()
     if item.fulfillment_type == "physical" and not delivery_address:
         raise errors.DeliveryRequired(details={"field": "delivery.address"})
+    asset = (await load_rules(session, tenant_id, product)).coins.asset
+    available = await coins.balance(session, tenant_id, user_id, asset)
+    if available < item.coin_cost:  # early answer; the hold below is the real guard
+        raise errors.InsufficientCoins(details={"needed": item.coin_cost, "available": available})
     now = clock.utcnow()
     await _check_limits(session, tenant_id, user_id, item, product, now)
     if item.stock != -1:
@@ -236,7 +241,6 @@ async def redeem(
     )
     session.add(row)
     await session.flush()
-    asset = (await load_rules(session, tenant_id, product)).coins.asset
     wallet = await coins.wallet(session, tenant_id, user_id, asset)
     pool = await coins.pool(session, tenant_id, asset)
     try:
@@ -278,6 +282,7 @@ async def redeem(
             "coin_cost": item.coin_cost,
         },
     )
+    await session.refresh(row)
     await defer(
         session, FULFIL_TASK, args={"tenant_id": str(tenant_id), "redemption_id": str(row.id)}
     )
