@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from ludus.core.http.session import DbSession
 from ludus.core.kit.schemas import Envelope, ok
-from ludus.moneylife import api, api_products, sync
+from ludus.moneylife import api, api_admin, api_products, api_social, sync
 from ludus.moneylife.auth import CurrentPlayer
 
 sync_router = APIRouter(tags=["moneylife"])
@@ -24,3 +24,6 @@ router = APIRouter()
 router.include_router(api_products.router)
 router.include_router(api.router)
 router.include_router(sync_router)
+router.include_router(api_admin.router)
+router.include_router(api_social.router)
+router.include_router(api_social.partner_router)
