@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from ludus.cli.main import app
 
 
-def _verify() -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["ledger", "verify"], env={"COLUMNS": "200"})
+def _verify(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["ledger", "verify", *args], env={"COLUMNS": "200"})
     return result.exit_code, f"{result.output}\n{result.exception!r}"
 
 
@@ -36,16 +36,19 @@ class TestVerifyCommand:
                 " 'suspense', true, 'active') RETURNING id",
                 (tenant,),
             ).fetchone()[0]
-            code, output = _verify()
+            scope = ("--tenant", str(tenant))
+            code, output = _verify(*scope)
             assert code == 0, output
             assert "ledger OK" in output
             # A balance no posting explains: verify must notice.
             conn.execute("UPDATE ledger_accounts SET balance = 5 WHERE id = %s", (account,))
             try:
-                code, output = _verify()
+                code, output = _verify(*scope)
+                whole_database = _verify()[0]
             finally:
                 conn.execute("UPDATE ledger_accounts SET balance = 0 WHERE id = %s", (account,))
             assert code == 1, output
+            assert whole_database == 1
             assert "stored_balances" in output and "violated" in output, output
-            code, output = _verify()
+            code, output = _verify(*scope)
             assert code == 0, output
