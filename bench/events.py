@@ -5,6 +5,7 @@ job → handler ran (its idempotency row committed with it).
     DATABASE_URL=postgresql://... .venv/bin/python bench/events.py
     .venv/bin/python bench/events.py --events 500 --concurrency 4   # quicker
 
+First, Procrastinate's own ceiling: no-op jobs/s on the same server (reference).
 Phase 1 emits a backlog (emits/s), then one in-process worker drains it (delivered/s).
 Phase 2 emits and delivers at the same time and reports emit→handler latency p50/p95.
 The bench tenant has no webhook subscription, so each event is one handler job (the fan-out
@@ -34,6 +35,9 @@ os.environ.setdefault("LUDUS_LOG_LEVEL", "WARNING")
 from ludus.core.events.registry import handler  # noqa: E402
 from ludus.core.events.schemas import Event  # noqa: E402
 from ludus.core.events.service import emit  # noqa: E402
+from ludus.core.jobs.defer import JobSpec, defer_many  # noqa: E402
+from ludus.core.jobs.registry import job  # noqa: E402
+from ludus.core.jobs.runner import run_pending  # noqa: E402
 from ludus.core.jobs.worker import discover_tasks, run_worker  # noqa: E402
 from ludus.core.kit.clock import utcnow  # noqa: E402
 from ludus.core.kit.db import Database, set_database  # noqa: E402
@@ -50,6 +54,20 @@ async def count(session: AsyncSession, event: Event) -> None:
     global delivered
     delivered += 1
     latencies.append((utcnow() - event.timestamp).total_seconds())
+
+
+@job("bench.noop", queue="bench_noop")
+async def noop(i: int) -> None:
+    return None
+
+
+async def noop_baseline(db: Database, total: int, concurrency: int) -> float:
+    """Procrastinate alone: no-op jobs/s on the same server, for comparison."""
+    async with db.session(system=True) as s:
+        await defer_many(s, [JobSpec("bench.noop", {"i": i}) for i in range(total)])
+    started = time.perf_counter()
+    await run_pending(db, queues=["bench_noop"], concurrency=concurrency)
+    return total / (time.perf_counter() - started)
 
 
 def server_url() -> tuple[str, Path | None]:
@@ -111,6 +129,8 @@ async def run(url: str, args: argparse.Namespace) -> None:
         )
     total = args.events - args.events % args.producers
     deadline = time.perf_counter() + args.timeout
+    baseline = await noop_baseline(db, total, args.concurrency)
+    print(f"reference: Procrastinate no-op jobs, concurrency {args.concurrency}: {baseline:,.0f}/s")
 
     emit_seconds = await emit_many(db, tenant_id, total, args.producers)
     print(f"emit (committed, {args.producers} producers): {total / emit_seconds:,.0f} events/s")
