@@ -47,32 +47,61 @@ BADGES: dict[str, tuple[str, str, str, dict[str, Any]]] = {
 TOTAL_MILESTONES = (("saver_10k", 1_000_000), ("saver_50k", 5_000_000))
 
 
-async def _badge_id(session: AsyncSession, tenant_id: uuid.UUID, code: str) -> uuid.UUID:
-    name, description, rarity, criteria = BADGES[code]
+async def badge_ids(
+    session: AsyncSession, tenant_id: uuid.UUID, codes: set[str]
+) -> dict[str, uuid.UUID]:
+    """The org's badge rows for these codes, defined on first use."""
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "tenant_id": tenant_id,
+            "product": "savings",
+            "code": code,
+            "name": BADGES[code][0],
+            "description": BADGES[code][1],
+            "rarity": BADGES[code][2],
+            "criteria": BADGES[code][3],
+            "repeatable": False,
+            "hidden": False,
+            "coin_reward": 0,
+            "xp_reward": 0,
+            "active": True,
+        }
+        for code in sorted(codes)
+    ]
+    await session.execute(insert(Badge).values(rows).on_conflict_do_nothing())
+    found = await session.execute(
+        select(Badge.code, Badge.id).where(Badge.tenant_id == tenant_id, Badge.code.in_(codes))
+    )
+    return {code: badge_id for code, badge_id in found.all()}
+
+
+async def award_many(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    awards: list[tuple[uuid.UUID, str, uuid.UUID | None]],
+) -> None:
+    """(user id, badge code, source) each awarded once; repeats are ignored."""
+    if not awards:
+        return
+    ids = await badge_ids(session, tenant_id, {code for _, code, _ in awards})
     await session.execute(
-        insert(Badge)
+        insert(UserBadge)
         .values(
-            id=uuid.uuid4(),
-            tenant_id=tenant_id,
-            product="savings",
-            code=code,
-            name=name,
-            description=description,
-            rarity=rarity,
-            criteria=criteria,
-            repeatable=False,
-            hidden=False,
-            coin_reward=0,
-            xp_reward=0,
-            active=True,
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "tenant_id": tenant_id,
+                    "user_id": user_id,
+                    "badge_id": ids[code],
+                    "seq": 1,
+                    "source_event_id": source,
+                }
+                for user_id, code, source in awards
+            ]
         )
         .on_conflict_do_nothing()
     )
-    found = await session.scalar(
-        select(Badge.id).where(Badge.tenant_id == tenant_id, Badge.code == code)
-    )
-    assert found is not None
-    return found
 
 
 async def award(
@@ -82,35 +111,7 @@ async def award(
     code: str,
     source: uuid.UUID | None = None,
 ) -> None:
-    badge_id = await _badge_id(session, tenant_id, code)
-    await session.execute(
-        insert(UserBadge)
-        .values(
-            id=uuid.uuid4(),
-            tenant_id=tenant_id,
-            user_id=user_id,
-            badge_id=badge_id,
-            seq=1,
-            source_event_id=source,
-        )
-        .on_conflict_do_nothing()
-    )
-
-
-async def on_savings(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    user_id: uuid.UUID,
-    count: int,
-    before: int,
-    after: int,
-    deposit_id: uuid.UUID,
-) -> None:
-    if count == 1:
-        await award(session, tenant_id, user_id, "first_deposit", deposit_id)
-    for code, threshold in TOTAL_MILESTONES:
-        if before < threshold <= after:
-            await award(session, tenant_id, user_id, code, deposit_id)
+    await award_many(session, tenant_id, [(user_id, code, source)])
 
 
 async def on_result(

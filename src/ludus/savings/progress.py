@@ -19,10 +19,10 @@ from ludus.core.ledger import service as ledger
 from ludus.core.tenancy.models import Tenant
 from ludus.engagement.challenges import scoring
 from ludus.engagement.challenges.models import Challenge, Contribution, Participant
-from ludus.savings import badges, notify
+from ludus.savings import badges
 from ludus.savings.challenge_schemas import LeaderRow, TeamOut, engine_target
 from ludus.savings.challenges import PRODUCT, tz_of
-from ludus.savings.models import Deposit, Member, SavingsOrg
+from ludus.savings.models import Deposit, Member
 
 POINTS = "POINT"
 
@@ -63,19 +63,14 @@ async def _referrals(session: AsyncSession, challenge: Challenge, member_id: uui
     )
 
 
-async def compute(
-    session: AsyncSession,
+def score_of(
     tenant: Tenant,
     challenge: Challenge,
     participant: Participant,
-    member_id: uuid.UUID | None,
+    entries: list[scoring.Entry],
+    referrals: int,
 ) -> scoring.Result:
-    rows = await session.execute(
-        select(Contribution.occurred_at, Contribution.amount).where(
-            Contribution.challenge_id == challenge.id, Contribution.user_id == participant.user_id
-        )
-    )
-    entries = [scoring.Entry(at, amount) for at, amount in rows.all()]
+    """The participant's live score from their contributions (pure arithmetic)."""
     result = scoring.score_one(
         kind=challenge.kind,
         target=engine_target(challenge.kind, challenge.config["target"]),
@@ -89,13 +84,30 @@ async def compute(
         baseline=participant.baseline,
         joined_at=participant.joined_at,
     )
-    bonus = int(challenge.scoring.get("referral_bonus", 0))
-    if bonus and member_id is not None:
-        result.score += bonus * await _referrals(session, challenge, member_id)
+    result.score += int(challenge.scoring.get("referral_bonus", 0)) * referrals
     return result
 
 
-def _store(participant: Participant, result: scoring.Result) -> None:
+async def compute(
+    session: AsyncSession,
+    tenant: Tenant,
+    challenge: Challenge,
+    participant: Participant,
+    member_id: uuid.UUID | None,
+) -> scoring.Result:
+    rows = await session.execute(
+        select(Contribution.occurred_at, Contribution.amount).where(
+            Contribution.challenge_id == challenge.id, Contribution.user_id == participant.user_id
+        )
+    )
+    entries = [scoring.Entry(at, amount) for at, amount in rows.all()]
+    referrals = 0
+    if int(challenge.scoring.get("referral_bonus", 0)) and member_id is not None:
+        referrals = await _referrals(session, challenge, member_id)
+    return score_of(tenant, challenge, participant, entries, referrals)
+
+
+def store(participant: Participant, result: scoring.Result) -> None:
     participant.score = result.score
     participant.total = result.total
     participant.completed = result.completed
@@ -143,7 +155,7 @@ async def after_join(
     )
     for dep_id, amount, at in deposits.all():
         await _contribute(session, tenant.id, challenge.id, member.user_id, dep_id, amount, at)
-    _store(participant, await compute(session, tenant, challenge, participant, member.id))
+    store(participant, await compute(session, tenant, challenge, participant, member.id))
     if member.referred_by is not None:
         referrer = await session.get(Member, member.referred_by)
         if referrer is not None:
@@ -156,7 +168,7 @@ async def after_join(
                 )
             ).scalar_one_or_none()
             if other is not None:
-                _store(other, await compute(session, tenant, challenge, other, referrer.id))
+                store(other, await compute(session, tenant, challenge, other, referrer.id))
     await session.flush()
 
 
@@ -183,67 +195,6 @@ async def _contribute(
         .returning(Contribution.id)
     )
     return inserted.scalar_one_or_none() is not None
-
-
-async def on_deposit(
-    session: AsyncSession, org: SavingsOrg, member: Member, deposit: Deposit
-) -> int:
-    """Apply a credited deposit to every running challenge the member is in; returns the
-    member's total saved (for the receipt)."""
-    tenant = await session.get(Tenant, org.tenant_id)
-    assert tenant is not None
-    at = deposit.transacted_at
-    rows = await session.execute(
-        select(Participant, Challenge)
-        .join(Challenge, Challenge.id == Participant.challenge_id)
-        .where(
-            Participant.tenant_id == org.tenant_id,
-            Participant.user_id == member.user_id,
-            Participant.status == "active",
-            Challenge.product == PRODUCT,
-            Challenge.status == "active",
-            Challenge.starts_at <= at,
-            Challenge.ends_at > at,
-        )
-        .order_by(Challenge.id)
-        .with_for_update(of=Participant)
-    )
-    for participant, challenge in rows.all():
-        if not await _contribute(
-            session, org.tenant_id, challenge.id, member.user_id, deposit.id, deposit.amount, at
-        ):
-            continue
-        before = participant.rank
-        _store(participant, await compute(session, tenant, challenge, participant, member.id))
-        await session.flush()
-        now_rank = await live_rank(session, participant)
-        participant.rank = now_rank
-        if now_rank <= 3 and (before is None or now_rank < before):
-            await notify.send(
-                session,
-                org,
-                member,
-                "savings.rank_changed",
-                {"challenge": challenge.name, "rank": now_rank, "points": participant.score},
-                dedupe_key=f"savings:rank:{challenge.id}:{member.id}:{now_rank}:{deposit.id}",
-            )
-    count, total = (
-        await session.execute(
-            select(func.count(), func.coalesce(func.sum(Deposit.amount), 0)).where(
-                Deposit.tenant_id == org.tenant_id, Deposit.member_id == member.id
-            )
-        )
-    ).one()
-    await badges.on_savings(
-        session,
-        org.tenant_id,
-        member.user_id,
-        int(count),
-        int(total) - deposit.amount,
-        int(total),
-        deposit.id,
-    )
-    return int(total)
 
 
 async def leaderboard(
@@ -374,7 +325,7 @@ async def finalize(
     org_points = await _points_source(session, tenant.id) if ranked else None
     for r in ranked:
         p = by_user[r.user_id]
-        _store(p, r)
+        store(p, r)
         p.rank = r.rank
         p.status = "completed" if r.completed else "failed"
         if r.score > 0 and org_points is not None:

@@ -11,7 +11,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.savings.models import (
-    CallbackKind,
     CallbackStatus,
     Deposit,
     DepositStatus,
@@ -93,38 +92,6 @@ async def list_members(
         query.order_by(Member.created_at, Member.id).offset(offset).limit(limit)
     )
     return rows.scalars().all(), total
-
-
-async def store_callback(
-    session: AsyncSession,
-    *,
-    tenant_id: uuid.UUID,
-    kind: CallbackKind,
-    dedup_key: str,
-    raw_body: bytes,
-    source_ip: str | None,
-) -> tuple[uuid.UUID, bool]:
-    """Insert the raw callback, or count a redelivery; returns (id, first delivery?)."""
-    stmt = (
-        insert(MpesaCallback)
-        .values(
-            id=uuid.uuid4(),
-            tenant_id=tenant_id,
-            kind=kind,
-            dedup_key=dedup_key,
-            raw_body=raw_body,
-            source_ip=source_ip,
-            deliveries=1,
-            status=CallbackStatus.received,
-        )
-        .on_conflict_do_update(
-            constraint="uq_savings_mpesa_callbacks_tenant_id_kind_dedup_key",
-            set_={"deliveries": MpesaCallback.deliveries + 1},
-        )
-        .returning(MpesaCallback.id, MpesaCallback.deliveries)
-    )
-    row = (await session.execute(stmt)).one()
-    return row[0], row[1] == 1
 
 
 async def claim_pending_callbacks(

@@ -11,37 +11,34 @@ callback is either seen by that check or finds the flag cleared and queues a new
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import structlog
-from sqlalchemy import exists, select, text, update
+from sqlalchemy import exists, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ludus.core.jobs.defer import defer
+from ludus.core.jobs.defer import JobSpec, defer, defer_many
 from ludus.core.jobs.registry import Backoff, job, periodic
 from ludus.core.kit.db import Database, get_database
-from ludus.savings import deposits, repository
-from ludus.savings.models import CallbackStatus, MpesaCallback, SavingsOrg
+from ludus.core.ledger.transfer import RETRYABLE_SQLSTATES, sqlstate
+from ludus.core.tenancy.models import Tenant
+from ludus.savings import batch, live, repository
+from ludus.savings.models import CallbackStatus, Deposit, Member, MpesaCallback, SavingsOrg
 
 log = structlog.get_logger("ludus.savings")
 DRAIN_TASK = "savings.drain_callbacks"
-BATCH = 200
+MESSAGES_TASK = "savings.send_messages"
+BATCH = 500
 _EXCLUSIVE = text("SELECT pg_advisory_xact_lock(hashtext('savings-drain:' || :t))")
 
 
-async def ensure_drain_scheduled(session: AsyncSession, tenant_id: uuid.UUID) -> None:
-    flipped = await session.execute(
-        update(SavingsOrg)
-        .where(SavingsOrg.tenant_id == tenant_id, SavingsOrg.drain_scheduled.is_(False))
-        .values(drain_scheduled=True)
-        .returning(SavingsOrg.id)
-    )
-    if flipped.first() is not None:
-        await defer(
-            session,
-            DRAIN_TASK,
-            args={"tenant_id": str(tenant_id)},
-            lock=f"savings-drain:{tenant_id}",
-        )
+async def defer_drain(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    await defer_many(session, [_drain_job(tenant_id)])
+
+
+def _drain_job(tenant_id: uuid.UUID) -> JobSpec:
+    return JobSpec(DRAIN_TASK, {"tenant_id": str(tenant_id)}, lock=f"savings-drain:{tenant_id}")
 
 
 @job(DRAIN_TASK, retry=Backoff(max_tries=5, base_seconds=5))
@@ -82,49 +79,109 @@ async def _batch(db: Database, tenant_id: uuid.UUID, size: int) -> int:
     callback is marked failed without holding back the others."""
     try:
         async with db.session(tenant_id=tenant_id) as s:
-            org = await repository.get_org(s, tenant_id)
-            callbacks = await repository.claim_pending_callbacks(s, tenant_id, size)
-            if org is None or not callbacks:
-                return 0
-            for cb in callbacks:
-                await deposits.process_callback(s, org, cb)
-                await repository.mark_callback(s, cb.id, CallbackStatus.processed, None)
-            return len(callbacks)
+            return await _claim_and_record(s, tenant_id, size)
+    except DBAPIError as exc:
+        if sqlstate(exc) in RETRYABLE_SQLSTATES:
+            raise  # a deadlock is no reason to fail callbacks: the job retries
+        log.warning("savings_batch_failed", tenant_id=str(tenant_id), exc_info=True)
     except Exception:
         log.warning("savings_batch_failed", tenant_id=str(tenant_id), exc_info=True)
     handled = 0
     for _ in range(size):
         async with db.session(tenant_id=tenant_id) as s:
-            org = await repository.get_org(s, tenant_id)
-            callbacks = await repository.claim_pending_callbacks(s, tenant_id, 1)
-            if org is None or not callbacks:
-                return handled
-            cb = callbacks[0]
             try:
                 async with s.begin_nested():
-                    await deposits.process_callback(s, org, cb)
-                error, status = None, CallbackStatus.processed
+                    got = await _claim_and_record(s, tenant_id, 1)
             except Exception as exc:
-                log.warning("savings_callback_failed", callback_id=str(cb.id), exc_info=True)
-                error, status = f"{type(exc).__name__}: {exc}"[:2000], CallbackStatus.failed
-            await repository.mark_callback(s, cb.id, status, error)
-            handled += 1
+                log.warning("savings_callback_failed", tenant_id=str(tenant_id), exc_info=True)
+                callbacks = await repository.claim_pending_callbacks(s, tenant_id, 1)
+                error = f"{type(exc).__name__}: {exc}"[:2000]
+                await batch.mark(s, [cb.id for cb in callbacks], CallbackStatus.failed, error)
+                got = len(callbacks)
+            if not got:
+                return handled
+            handled += got
     return handled
+
+
+async def _claim_and_record(s: AsyncSession, tenant_id: uuid.UUID, size: int) -> int:
+    org = await repository.get_org(s, tenant_id)
+    tenant = await s.get(Tenant, tenant_id)
+    callbacks = await repository.claim_pending_callbacks(s, tenant_id, size)
+    if org is None or tenant is None or not callbacks:
+        return 0
+    outcome = await batch.record(s, org, tenant, callbacks)
+    await batch.mark(s, [cb.id for cb in callbacks], CallbackStatus.processed)
+    await defer_messages(s, tenant_id, outcome)
+    return len(callbacks)
+
+
+async def defer_messages(s: AsyncSession, tenant_id: uuid.UUID, outcome: live.Outcome) -> None:
+    """Receipts and rank messages go out from their own job, off the drain's path."""
+    if not outcome.totals and not outcome.rank_ups:
+        return
+    await defer(
+        s,
+        MESSAGES_TASK,
+        args={
+            "tenant_id": str(tenant_id),
+            "receipts": [[str(d), total] for d, total in outcome.totals.items()],
+            "rank_ups": [
+                [str(r.member_id), r.challenge, r.rank, r.points, str(r.deposit_id)]
+                for r in outcome.rank_ups
+            ],
+        },
+    )
+
+
+@job(MESSAGES_TASK, retry=Backoff(max_tries=5, base_seconds=10))
+async def send_messages(
+    tenant_id: str, receipts: list[list[Any]], rank_ups: list[list[Any]]
+) -> None:
+    """Deposit receipts and rank-change messages for one drained batch (deduplicated by
+    receipt and deposit, so a retried job sends nothing twice)."""
+    from ludus.savings import notify
+
+    tenant = uuid.UUID(tenant_id)
+    async with get_database().session(tenant_id=tenant) as s:
+        org = await repository.get_org(s, tenant)
+        if org is None:
+            return
+        deposit_ids = [uuid.UUID(d) for d, _ in receipts]
+        found = await s.execute(select(Deposit).where(Deposit.id.in_(deposit_ids)))
+        deposits = {d.id: d for d in found.scalars()}
+        member_ids = {d.member_id for d in deposits.values()} | {uuid.UUID(r[0]) for r in rank_ups}
+        rows = await s.execute(select(Member).where(Member.id.in_(member_ids)))
+        members = {m.id: m for m in rows.scalars()}
+        for deposit_id, total in receipts:
+            deposit = deposits.get(uuid.UUID(deposit_id))
+            member = members.get(deposit.member_id) if deposit and deposit.member_id else None
+            if deposit is not None and member is not None:
+                await notify.deposit_receipt(s, org, member, deposit, int(total))
+        for member_id, challenge, rank, points, deposit_id in rank_ups:
+            member = members.get(uuid.UUID(member_id))
+            if member is not None:
+                await notify.send(
+                    s, org, member, "savings.rank_changed",
+                    {"challenge": challenge, "rank": rank, "points": points},
+                    dedupe_key=f"savings:rank:{challenge}:{member.id}:{rank}:{deposit_id}",
+                )  # fmt: skip
 
 
 @periodic("*/5 * * * *", name="savings.sweep_callbacks")
 async def sweep_callbacks(timestamp: int) -> None:
-    """Safety net: drain any org that still has unprocessed callbacks."""
-    db = get_database()
-    async with db.session(system=True) as s:
+    """Safety net: queue a drain for any org with callbacks pending for over a minute. It
+    goes through the job (and its per-org lock): two drains of one org never overlap."""
+    async with get_database().session(system=True) as s:
         rows = await s.execute(
             select(MpesaCallback.tenant_id)
-            .where(MpesaCallback.status == CallbackStatus.received)
+            .where(
+                MpesaCallback.status == CallbackStatus.received,
+                MpesaCallback.received_at < func.now() - text("interval '1 minute'"),
+            )
             .distinct()
         )
-        tenants = [r[0] for r in rows.all()]
-    for tenant_id in tenants:
-        await drain(db, tenant_id)
+        await defer_many(s, [_drain_job(tenant_id) for tenant_id in rows.scalars()])
 
 
 @periodic("*/15 * * * *", name="savings.close_challenges")

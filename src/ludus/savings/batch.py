@@ -1,0 +1,236 @@
+"""Turn a batch of stored callbacks into deposits, in the drain job's transaction.
+
+Per batch, not per callback: one query finds every member the batch names, one insert
+records the deposits (the unique receipt is the exactly-once gate), each new deposit gets
+its own ledger transaction (idempotency key per receipt), then challenge progress and
+badges are applied once for the batch and member messages are left to a job.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ludus.core.kit import clock
+from ludus.core.ledger import service as ledger
+from ludus.core.tenancy.models import Tenant
+from ludus.savings import live
+from ludus.savings.models import (
+    CallbackKind,
+    CallbackStatus,
+    Deposit,
+    DepositStatus,
+    Member,
+    MemberStatus,
+    MpesaCallback,
+    SavingsOrg,
+    StkRequest,
+    StkStatus,
+)
+from ludus.savings.mpesa.base import StkCallback, StkResult, parse_c2b, parse_stk
+from ludus.savings.phones import normalize_phone
+
+STK_STATUS = {
+    StkResult.success: StkStatus.succeeded,
+    StkResult.cancelled: StkStatus.cancelled,
+    StkResult.timeout: StkStatus.timeout,
+}
+
+
+@dataclass(frozen=True)
+class Payment:
+    receipt: str
+    amount: int
+    source: str  # c2b | stk
+    transacted_at: datetime
+    msisdn: str | None
+    bill_ref: str | None
+    checkout_request_id: str | None = None
+    member_id: uuid.UUID | None = None  # STK: the member who initiated it
+    phone: str | None = None  # STK without initiation: match by phone
+
+
+def reference_key(reference: str | None) -> str:
+    return "".join((reference or "").split()).upper()
+
+
+def _parse(cb: MpesaCallback) -> Payment | StkCallback | None:
+    payload = orjson.loads(cb.raw_body)
+    if cb.kind == CallbackKind.c2b_confirmation:
+        c2b = parse_c2b(payload)
+        return Payment(c2b.trans_id, c2b.amount, "c2b", c2b.transacted_at, c2b.msisdn, c2b.bill_ref)
+    if cb.kind == CallbackKind.stk_result:
+        return parse_stk(payload)
+    return None  # validation requests carry no money
+
+
+async def _stk_payments(
+    session: AsyncSession, tenant_id: uuid.UUID, results: list[StkCallback]
+) -> list[Payment]:
+    """Record each STK outcome on its initiation row; successful ones become payments."""
+    if not results:
+        return []
+    rows = await session.execute(
+        select(StkRequest).where(
+            StkRequest.tenant_id == tenant_id,
+            StkRequest.checkout_request_id.in_([r.checkout_request_id for r in results]),
+        )
+    )
+    requests = {r.checkout_request_id: r for r in rows.scalars()}
+    out = []
+    for cb in results:
+        request = requests.get(cb.checkout_request_id)
+        if request is not None:
+            request.status = STK_STATUS.get(cb.result_code, StkStatus.failed)  # type: ignore[call-overload]
+            request.result_code = cb.result_code
+            request.result_desc = cb.result_desc
+            request.receipt = cb.receipt
+        if cb.result_code != StkResult.success or cb.receipt is None or cb.amount is None:
+            continue
+        # A callback that beat its initiation record (or has none) is matched by phone.
+        by_request = request is not None and request.member_id is not None
+        out.append(
+            Payment(
+                cb.receipt,
+                cb.amount,
+                "stk",
+                cb.transacted_at or clock.utcnow(),
+                cb.phone,
+                None,
+                cb.checkout_request_id,
+                member_id=request.member_id if request is not None and by_request else None,
+                phone=None if by_request else normalize_phone(cb.phone or ""),
+            )
+        )
+    return out
+
+
+async def _members(
+    session: AsyncSession, tenant_id: uuid.UUID, payments: list[Payment]
+) -> list[Member | None]:
+    """Each payment's member in one query: STK initiator, else account reference, else the
+    reference read as a phone number (C2B) or the paying phone (STK without initiation)."""
+    refs = {reference_key(p.bill_ref) for p in payments if p.source == "c2b"} - {""}
+    phones = {normalize_phone(r) for r in refs} | {p.phone for p in payments}
+    ids = {p.member_id for p in payments if p.member_id is not None}
+    found = (
+        (
+            await session.execute(
+                select(Member).where(
+                    Member.tenant_id == tenant_id,
+                    or_(
+                        Member.account_ref.in_(refs),
+                        Member.phone.in_({p for p in phones if p}),
+                        Member.id.in_(ids),
+                    ),
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    by_ref = {m.account_ref: m for m in found}
+    by_phone = {m.phone: m for m in found}
+    by_id = {m.id: m for m in found}
+    out: list[Member | None] = []
+    for p in payments:
+        if p.member_id is not None:
+            member = by_id.get(p.member_id)
+        elif p.source == "c2b":
+            ref = reference_key(p.bill_ref)
+            member = by_ref.get(ref) or by_phone.get(normalize_phone(ref) or "") if ref else None
+        else:
+            member = by_phone.get(p.phone or "")
+        # A deactivated member's money waits in suspense for an admin to decide.
+        out.append(member if member is not None and member.status == MemberStatus.active else None)
+    return out
+
+
+async def record(
+    session: AsyncSession, org: SavingsOrg, tenant: Tenant, callbacks: Sequence[MpesaCallback]
+) -> live.Outcome:
+    """Process claimed callbacks (the caller marks them processed and commits)."""
+    parsed = [_parse(cb) for cb in callbacks]
+    payments = [p for p in parsed if isinstance(p, Payment)]
+    stk = [p for p in parsed if isinstance(p, StkCallback)]
+    payments += await _stk_payments(session, org.tenant_id, stk)
+    unique: dict[str, Payment] = {}
+    for p in payments:
+        unique.setdefault(p.receipt, p)  # the C2B and STK reports of one payment
+    payments = list(unique.values())
+    if not payments:
+        await session.flush()
+        return live.Outcome()
+    members = await _members(session, org.tenant_id, payments)
+    rows = [_deposit_row(org.tenant_id, p, m) for p, m in zip(payments, members, strict=True)]
+    inserted = await session.execute(
+        insert(Deposit)
+        .values(rows)
+        .on_conflict_do_nothing(constraint="uq_savings_deposits_tenant_id_receipt")
+        .returning(Deposit.id)
+    )
+    new = set(inserted.scalars().all())
+    credits, tx_ids = [], []
+    for row, payment, member in zip(rows, payments, members, strict=True):
+        if row["id"] not in new:
+            continue  # this receipt was recorded by an earlier batch
+        tx_ids.append({"id": row["id"], "ledger_tx_id": await _post(session, org, payment, member)})
+        if member is not None:
+            credits.append(live.Credit(member, row["id"], payment.amount, payment.transacted_at))
+    if tx_ids:
+        await session.execute(update(Deposit), tx_ids)
+    return await live.apply(session, tenant, credits)
+
+
+def _deposit_row(tenant_id: uuid.UUID, p: Payment, member: Member | None) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "tenant_id": tenant_id,
+        "receipt": p.receipt,
+        "member_id": member.id if member else None,
+        "amount": p.amount,
+        "source": p.source,
+        "status": DepositStatus.verified if member else DepositStatus.suspense,
+        "msisdn": p.msisdn,
+        "bill_ref": p.bill_ref,
+        "checkout_request_id": p.checkout_request_id,
+        "transacted_at": p.transacted_at,
+    }
+
+
+async def _post(
+    session: AsyncSession, org: SavingsOrg, payment: Payment, member: Member | None
+) -> uuid.UUID:
+    """Clearing → member savings (or suspense): one ledger transaction per receipt."""
+    assert org.clearing_account_id and org.suspense_account_id
+    to_account = member.savings_account_id if member else org.suspense_account_id
+    assert to_account is not None
+    tx = await ledger.move(
+        session,
+        tenant_id=org.tenant_id,
+        idempotency_key=f"savings:deposit:{payment.receipt}",
+        kind="savings.deposit" if member else "savings.deposit_suspense",
+        from_account=org.clearing_account_id,
+        to_account=to_account,
+        amount=payment.amount,
+        metadata={"receipt": payment.receipt, "source": payment.source},
+    )
+    return tx.id
+
+
+async def mark(
+    session: AsyncSession, ids: list[uuid.UUID], status: CallbackStatus, error: str | None = None
+) -> None:
+    await session.execute(
+        update(MpesaCallback)
+        .where(MpesaCallback.id.in_(ids))
+        .values(status=status, error=error, processed_at=func.now())
+    )

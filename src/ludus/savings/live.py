@@ -1,0 +1,228 @@
+"""Live challenge progress for a batch of credited deposits.
+
+One pass per drained batch, not per deposit: contributions go in with one insert, each
+affected participant is rescored once from all their contributions, ranks of the affected
+challenges are refreshed with one statement, and badges are checked once per member.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ludus.core.tenancy.models import Tenant
+from ludus.engagement.challenges import scoring
+from ludus.engagement.challenges.models import Challenge, Contribution, Participant
+from ludus.savings import badges, progress
+from ludus.savings.challenges import PRODUCT
+from ludus.savings.models import Deposit, Member
+
+TOP = 3  # moving into the top three is worth a message
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A deposit that landed in a member's savings account."""
+
+    member: Member
+    deposit_id: uuid.UUID
+    amount: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RankUp:
+    member_id: uuid.UUID
+    challenge: str
+    rank: int
+    points: int
+    deposit_id: uuid.UUID
+
+
+@dataclass
+class Outcome:
+    """What the messages job needs: each deposit's running total, and rank climbs."""
+
+    totals: dict[uuid.UUID, int] = field(default_factory=dict)  # deposit id -> member total
+    rank_ups: list[RankUp] = field(default_factory=list)
+
+
+async def apply(session: AsyncSession, tenant: Tenant, credits: list[Credit]) -> Outcome:
+    out = Outcome()
+    if not credits:
+        return out
+    by_user: dict[uuid.UUID, list[Credit]] = defaultdict(list)
+    for credit in credits:
+        by_user[credit.member.user_id].append(credit)
+    rows = await session.execute(
+        select(Participant, Challenge)
+        .join(Challenge, Challenge.id == Participant.challenge_id)
+        .where(
+            Participant.tenant_id == tenant.id,
+            Participant.user_id.in_(list(by_user)),
+            Participant.status == "active",
+            Challenge.product == PRODUCT,
+            Challenge.status == "active",
+        )
+        .order_by(Participant.id)
+        .with_for_update(of=Participant)
+    )
+    loaded = rows.all()
+    entered = [
+        {
+            "tenant_id": tenant.id,
+            "challenge_id": challenge.id,
+            "user_id": participant.user_id,
+            "event_id": credit.deposit_id,
+            "amount": credit.amount,
+            "occurred_at": credit.at,
+        }
+        for participant, challenge in loaded
+        for credit in by_user[participant.user_id]
+        if challenge.starts_at <= credit.at < challenge.ends_at
+    ]
+    if entered:
+        await _rescore(session, tenant, loaded, entered, by_user, out)
+    await _badges_and_totals(session, tenant.id, by_user, out)
+    return out
+
+
+async def _rescore(
+    session: AsyncSession,
+    tenant: Tenant,
+    loaded: Sequence[tuple[Participant, Challenge]],
+    entered: list[dict[str, object]],
+    by_user: dict[uuid.UUID, list[Credit]],
+    out: Outcome,
+) -> None:
+    new = await session.execute(
+        insert(Contribution)
+        .values(entered)
+        .on_conflict_do_nothing()
+        .returning(Contribution.challenge_id, Contribution.user_id)
+    )
+    pairs = set(new.all())
+    if not pairs:
+        return
+    entries: dict[tuple[uuid.UUID, uuid.UUID], list[scoring.Entry]] = defaultdict(list)
+    rows = await session.execute(
+        select(
+            Contribution.challenge_id,
+            Contribution.user_id,
+            Contribution.occurred_at,
+            Contribution.amount,
+        ).where(tuple_(Contribution.challenge_id, Contribution.user_id).in_(list(pairs)))
+    )
+    for challenge_id, user_id, at, amount in rows.all():
+        entries[(challenge_id, user_id)].append(scoring.Entry(at, amount))
+    targets = [(p, c) for p, c in loaded if (c.id, p.user_id) in pairs]
+    member_of = {user: credits[0].member for user, credits in by_user.items()}
+    referrals = await _referrals(session, [c for _, c in targets], member_of)
+    for participant, challenge in targets:
+        member = member_of[participant.user_id]
+        result = progress.score_of(
+            tenant,
+            challenge,
+            participant,
+            entries[(challenge.id, participant.user_id)],
+            referrals.get((challenge.id, member.id), 0),
+        )
+        progress.store(participant, result)
+    await session.flush()
+    names = {c.id: c.name for _, c in targets}
+    for challenge_id, user_id, before, now_rank, score in await _refresh_ranks(
+        session, list(names)
+    ):
+        if (challenge_id, user_id) not in pairs or now_rank > TOP:
+            continue
+        if before is None or now_rank < before:
+            credits = by_user[user_id]
+            out.rank_ups.append(
+                RankUp(credits[0].member.id, names[challenge_id], now_rank, score,
+                       credits[-1].deposit_id)
+            )  # fmt: skip
+
+
+async def _referrals(
+    session: AsyncSession, challenges: list[Challenge], member_of: dict[uuid.UUID, Member]
+) -> dict[tuple[uuid.UUID, uuid.UUID], int]:
+    """(challenge id, referrer member id) -> referred members who joined that challenge."""
+    with_bonus = {c.id for c in challenges if int(c.scoring.get("referral_bonus", 0))}
+    if not with_bonus:
+        return {}
+    rows = await session.execute(
+        select(Participant.challenge_id, Member.referred_by, func.count())
+        .join(
+            Member,
+            and_(Member.tenant_id == Participant.tenant_id, Member.user_id == Participant.user_id),
+        )
+        .where(
+            Participant.challenge_id.in_(with_bonus),
+            Member.referred_by.in_([m.id for m in member_of.values()]),
+        )
+        .group_by(Participant.challenge_id, Member.referred_by)
+    )
+    return {(c, m): int(n) for c, m, n in rows.all() if m is not None}
+
+
+# Leaderboard order: score desc, reached first, user id (as the leaderboard endpoint).
+_RANKS = text(
+    f"""
+    WITH ranked AS (
+        SELECT id, rank AS before, row_number() OVER (
+            PARTITION BY challenge_id ORDER BY score DESC, reached_at ASC, user_id ASC) AS pos
+        FROM {Participant.__tablename__}
+        WHERE challenge_id = ANY(CAST(:ids AS uuid[])) AND left_at IS NULL
+    )
+    UPDATE {Participant.__tablename__} AS p SET rank = ranked.pos
+    FROM ranked
+    WHERE p.id = ranked.id AND p.rank IS DISTINCT FROM ranked.pos
+    RETURNING p.challenge_id, p.user_id, ranked.before, ranked.pos, p.score
+    """
+)
+
+
+async def _refresh_ranks(
+    session: AsyncSession, challenge_ids: list[uuid.UUID]
+) -> list[tuple[uuid.UUID, uuid.UUID, int | None, int, int]]:
+    """Store every participant's live rank in these challenges; returns the changed ones."""
+    rows = await session.execute(_RANKS, {"ids": challenge_ids})
+    return [(r.challenge_id, r.user_id, r.before, r.pos, r.score) for r in rows]
+
+
+async def _badges_and_totals(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    by_user: dict[uuid.UUID, list[Credit]],
+    out: Outcome,
+) -> None:
+    members = {credits[0].member.id: credits for credits in by_user.values()}
+    rows = await session.execute(
+        select(Deposit.member_id, func.count(), func.coalesce(func.sum(Deposit.amount), 0))
+        .where(Deposit.tenant_id == tenant_id, Deposit.member_id.in_(list(members)))
+        .group_by(Deposit.member_id)
+    )
+    awards: list[tuple[uuid.UUID, str, uuid.UUID | None]] = []
+    for member_id, count, total in rows.all():
+        assert member_id is not None
+        credits = members[member_id]
+        user_id = credits[0].member.user_id
+        if int(count) == len(credits):
+            awards.append((user_id, "first_deposit", credits[0].deposit_id))
+        running = int(total) - sum(c.amount for c in credits)
+        for credit in credits:
+            before, running = running, running + credit.amount
+            out.totals[credit.deposit_id] = running
+            awards.extend(
+                (user_id, code, credit.deposit_id)
+                for code, threshold in badges.TOTAL_MILESTONES
+                if before < threshold <= running
+            )
+    await badges.award_many(session, tenant_id, awards)
