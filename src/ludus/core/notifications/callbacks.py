@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from twilio.request_validator import RequestValidator
 
+from ludus.core.http.ratelimit import exempt_prefix
 from ludus.core.http.session import DbSession
 from ludus.core.kit.crypto import constant_time_equal
 from ludus.core.kit.db import set_tenant
@@ -26,6 +27,8 @@ from ludus.core.tenancy.models import Tenant
 from ludus.core.tenancy.service import get_by_slug_or_404
 
 router = APIRouter(prefix="/notifications/callbacks", tags=["notifications-callbacks"])
+# Provider callbacks are verified by signature; the per-IP API limit would drop bursts.
+exempt_prefix("/api/v1/notifications/callbacks/")
 InvalidSignature = error_code(
     401, "INVALID_SIGNATURE", "The callback signature could not be verified."
 )
