@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, status
 
 from ludus.core.audit import service as audit
 from ludus.core.auth.principal import TenantAdmin, tenant_of
+from ludus.core.http.ratelimit import exempt_prefix
 from ludus.core.http.session import DbSession
 from ludus.core.kit.pagination import PageQuery, paginated
 from ludus.core.kit.schemas import Envelope, PageEnvelope, ok
@@ -33,6 +34,8 @@ from ludus.core.webhooks.schemas import (
 )
 
 router = APIRouter(tags=["webhooks"])
+# Provider callbacks are verified by signature; the per-IP API limit would drop bursts.
+exempt_prefix("/api/v1/webhooks/")
 PARTNER = "/partner/webhooks"
 
 
