@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -26,6 +28,7 @@ def api_servers(count: int, extra_env: dict[str, str] | None = None) -> Iterator
         **(extra_env or {}),
     }
     procs: list[subprocess.Popen[bytes]] = []
+    logs = tempfile.TemporaryFile()  # noqa: SIM115 -- not a pipe: a chatty server never blocks
     urls: list[str] = []
     try:
         for _ in range(count):
@@ -54,7 +57,7 @@ def api_servers(count: int, extra_env: dict[str, str] | None = None) -> Iterator
             )
             urls.append(f"http://127.0.0.1:{port}")
         for url, proc in zip(urls, procs, strict=True):
-            _wait_ready(url, proc)
+            _wait_ready(url, proc, logs)
         yield urls
     finally:
         for proc in procs:
@@ -64,16 +67,18 @@ def api_servers(count: int, extra_env: dict[str, str] | None = None) -> Iterator
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        logs.close()
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], logs: IO[bytes]) -> None:
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
+            logs.seek(0)
+            err = logs.read().decode(errors="replace")
             raise RuntimeError(f"server exited: {err[-2000:]}")
         try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/health/ready", timeout=5).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
