@@ -262,7 +262,7 @@ def main() -> None:
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:
-        wait_ready(f"http://127.0.0.1:{port}", proc)
+        wait_ready(f"http://127.0.0.1:{port}", proc, timeout=600)
         slug, members, limited = asyncio.run(seed(url))
         print(f"ludus serve --workers {args.workers} on :{port}, {os.cpu_count()} CPUs, "
               f"{args.seconds:g} s per level, {MEMBERS} members")  # fmt: skip

@@ -85,7 +85,8 @@ async def prepare(session: AsyncSession, tenant_id: uuid.UUID, week: date) -> Di
         return existing
     if week_bounds(week)[1] > clock.utcnow():
         raise WeekNotOver(details={"week_start": week.isoformat()})
-    counted = sum(d.revenue for d in await repo.distributions(session, tenant_id, 10_000))
+    earlier = await repo.distributions(session, tenant_id, 10_000)
+    counted = sum(d.revenue for d in earlier if d.week_start < week)
     revenue = await repo.revenue_total(session, tenant_id, until_week=week) - counted
     previous = await repo.previous_distribution(session, tenant_id, week)
     carry_in = previous.remainder if previous is not None else 0

@@ -8,6 +8,8 @@ Create Date: 2026-11-23 15:50:00
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -38,7 +40,7 @@ def _id() -> sa.Column:
     return sa.Column("id", sa.Uuid(), nullable=False)
 
 
-def _tenant(table: str) -> list[sa.SchemaItem]:
+def _tenant(table: str) -> list[Any]:
     return [
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
