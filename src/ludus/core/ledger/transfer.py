@@ -158,6 +158,6 @@ async def call_transfer(
     )
     # Attach without a second round trip: the function returned every column.
     make_transient_to_detached(tx)
-    attached = await session.merge(tx, load=False)
+    attached = session.sync_session.merge(tx, load=False)  # no IO with load=False
     attached.replayed = bool(row.replayed)
     return attached
