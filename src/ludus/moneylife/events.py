@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.events.context import current_correlation_id, current_trace_id
@@ -22,6 +22,7 @@ from ludus.core.events.service import HANDLE_TASK, handler_job_args
 from ludus.core.jobs.defer import JobSpec, defer_many
 from ludus.core.jobs.worker import discover_tasks
 from ludus.core.kit.clock import utcnow
+from ludus.moneylife import bulk
 
 SOURCE = "moneylife"
 PRODUCT = "moneylife"
@@ -88,9 +89,8 @@ async def emit_many(session: AsyncSession, events: list[GameEvent]) -> list[uuid
                 )
             )
     table = cast(Table, OutboxEvent.__table__)
+    await bulk.insert_rows(session, table, rows)
     size = 2000
-    for i in range(0, len(rows), size):
-        await session.execute(insert(table).values(rows[i : i + size]))
     for i in range(0, len(jobs), size):
         await defer_many(session, jobs[i : i + size])
     return ids

@@ -18,13 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.jobs.defer import JobSpec, defer_many
 from ludus.core.kit import clock
 from ludus.core.kit.db import Database
-from ludus.moneylife import anticheat, codec, decks, projections, repository, service
+from ludus.moneylife import anticheat, bulk, codec, decks, projections, repository, service
 from ludus.moneylife import events as ev
 from ludus.moneylife.engine import advance_day
 from ludus.moneylife.models import MonthEndBatch, MonthEndRun, table_of
@@ -206,7 +206,7 @@ async def _advance_all(
             state_checksum=codec.checksum_of(blob),
             bankruptcy_end_date=service.bankruptcy_end(new),
             updated_at=now,
-            b_id=row.id,
+            id=row.id,
         )
         values.setdefault("xp_reported", row.xp_reported)
         values.setdefault("coins_reported", row.coins_reported)
@@ -217,14 +217,7 @@ async def _advance_all(
                 flags += [(loaded, f) for f in anticheat.month_jumps(e["report"], loaded.state.chi)]
     if not updates:
         return 0
-    cols = [k for k in updates[0] if k != "b_id"]
-    stmt = (
-        update(GAMES)
-        .where(GAMES.c.id == bindparam("b_id"))
-        .values({c: bindparam(f"v_{c}") for c in cols})
-    )
-    params = [{("b_id" if k == "b_id" else f"v_{k}"): v for k, v in u.items()} for u in updates]
-    await session.execute(stmt, params)
+    await bulk.update_rows(session, GAMES, updates)
     await projections.write(session, changes)
     for loaded, flag in flags:
         await anticheat.record(

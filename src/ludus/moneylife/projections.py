@@ -13,13 +13,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, delete, tuple_
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ludus.moneylife import bulk
 from ludus.moneylife import models as m
 from ludus.moneylife.engine.state import ASSET_TYPES, Account, GameState
-
-MAX_PARAMS = 30_000
 
 
 def game_date(start: date, day_number: int) -> date:
@@ -335,11 +333,6 @@ TABLES: dict[str, Table] = {
 }
 
 
-def _chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    size = max(1, MAX_PARAMS // max(1, len(rows[0])))
-    return [rows[i : i + size] for i in range(0, len(rows), size)]
-
-
 def _dedupe(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Last write wins within one statement (ON CONFLICT cannot touch a row twice)."""
     keys = [c.name for c in table.primary_key.columns]
@@ -350,22 +343,14 @@ def _dedupe(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def write(session: AsyncSession, changes: Changes) -> None:
+    """One statement per table for any number of games."""
     for name, keys in changes.deletes.items():
         table = TABLES[name]
         key_cols = list(table.primary_key.columns)
         await session.execute(delete(table).where(tuple_(*key_cols).in_(keys)))
     for name, upserts in changes.upserts.items():
         table = TABLES[name]
-        rows = _dedupe(table, upserts)
         pk = [c.name for c in table.primary_key.columns]
-        for chunk in _chunks(rows):
-            stmt = insert(table).values(chunk)
-            names = [k for k in chunk[0] if k not in pk]
-            await session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=pk, set_={c: stmt.excluded[c] for c in names}
-                )
-            )
+        await bulk.insert_rows(session, table, _dedupe(table, upserts), conflict=pk)
     for name, inserts in changes.inserts.items():
-        for chunk in _chunks(inserts):
-            await session.execute(insert(TABLES[name]).values(chunk))
+        await bulk.insert_rows(session, TABLES[name], inserts)
