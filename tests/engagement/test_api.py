@@ -31,7 +31,7 @@ async def world(db, **tenant_fields):
 
 class TestRewards:
     async def test_balance_streak_and_refusals(self, db, client: AsyncClient) -> None:
-        tenant, _, member = await world(db)
+        _, _, member = await world(db)
         resp = await client.get("/api/v1/rewards/balance", headers=member.headers)
         assert resp.status_code == 200, resp.text
         assert resp.json()["data"] == {"coins": 0, "tier": "Newcomer", "tier_level": 1}

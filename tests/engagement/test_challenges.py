@@ -66,7 +66,7 @@ class TestLifecycle:
         await service.leave(session, tenant_id=tenant.id, challenge_id=challenge.id, user_id=cy.id)
         # a deposit after the end does not count
         await deposit(session, tenant, ann, START + timedelta(days=15), 100_000)
-        top, total = await service.leaderboard(session, tenant.id, challenge.id, 0, 10)
+        top, _ = await service.leaderboard(session, tenant.id, challenge.id, 0, 10)
         assert [(e.member_id, e.score) for e in top[:2]] == [(cy.id, 9000), (ben.id, 2500)]
         await service.finalize_due_challenges(session, START + timedelta(days=13))
         await session.refresh(challenge)

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.engagement.leaderboards.base import Entry, order_key, rank_subset
@@ -69,6 +70,27 @@ class TestBackendsAgree:
         assert last == await rd.top(tenant.id, "metric:xp", "all", N - 5, 50)
         assert [x.rank for x in last] == list(range(N - 4, N + 1))
 
+        # Random updates on both; ranks still agree, and the PostgreSQL bucket counts equal
+        # a rebuild from scratch.
+        rng = random.Random(2)
+        for i in range(300):
+            member = rng.choice(rows).member_id
+            value, mode = rng.randrange(-50, 400), rng.choice(["set", "add", "max"])
+            at = T0 + timedelta(minutes=i)
+            for backend in (pg, rd):
+                await backend.submit(tenant.id, "metric:xp", "all", member, value, at, mode)
+        counts = text(
+            "SELECT bucket, n FROM engagement_leaderboard_counts WHERE tenant_id = :t "
+            "AND n <> 0 ORDER BY bucket"
+        )
+        live = (await session.execute(counts, {"t": tenant.id})).all()
+        await pg.rebuild_counts(tenant.id, "metric:xp", "all")
+        assert live == (await session.execute(counts, {"t": tenant.id})).all()
+        for e in random.Random(4).sample(rows, 40):
+            assert await pg.rank_of(tenant.id, "metric:xp", "all", e.member_id) == (
+                await rd.rank_of(tenant.id, "metric:xp", "all", e.member_id)
+            )
+
     async def test_updates_and_ties_are_stable(
         self, db, session: AsyncSession, redis_client: Redis, redis_prefix: str
     ) -> None:
@@ -124,3 +146,22 @@ class TestBackendsAgree:
             assert sub_pg == sub_rd
             assert [e.member_id for e in sub_pg] == friends[::-1]
             assert [e.rank for e in sub_pg] == [1, 2, 3, 4, 5]
+
+
+class TestBuckets:
+    async def test_sql_bucket_matches_python(self, session: AsyncSession) -> None:
+        from ludus.engagement.leaderboards.base import bucket, bucket_range
+
+        rng = random.Random(5)
+        values = [rng.randrange(-(10**15), 10**15) for _ in range(2000)]
+        values += [v for k in range(60) for v in (2**k - 1, 2**k, -(2**k))] + list(range(-300, 300))
+        rows = await session.execute(
+            text("SELECT v, ludus_lb_bucket(v) FROM unnest(CAST(:vs AS bigint[])) AS v"),
+            {"vs": values},
+        )
+        for value, sql_bucket in rows:
+            assert sql_bucket == bucket(value)
+            lo, hi = bucket_range(sql_bucket)
+            assert lo <= value <= hi
+        ordered = sorted(values)
+        assert [bucket(v) for v in ordered] == sorted(bucket(v) for v in ordered)

@@ -36,6 +36,35 @@ def rank_subset(entries: Sequence[Entry]) -> list[Entry]:
     return [Entry(e.member_id, e.score, e.reached_at, i) for i, e in enumerate(ordered, 1)]
 
 
+SUB_BITS = 8  # 256 buckets per power of two
+
+
+def _ubucket(score: int) -> int:
+    if score < 1 << SUB_BITS:
+        return score
+    k = score.bit_length() - 1
+    return (1 << SUB_BITS) + (k - SUB_BITS) * (1 << SUB_BITS) + ((score >> (k - SUB_BITS)) & 0xFF)
+
+
+def bucket(score: int) -> int:
+    """Monotonic bucket of a score: exact below 256, then 256 per power of two, so any board
+    has at most a few thousand buckets. Mirrored by the SQL function ludus_lb_bucket."""
+    return _ubucket(score) if score >= 0 else -_ubucket(-score) - 1
+
+
+def bucket_range(b: int) -> tuple[int, int]:
+    """Lowest and highest score in bucket `b`."""
+    if b < 0:
+        lo, hi = bucket_range(-b - 1)
+        return -hi, -lo
+    if b < 1 << SUB_BITS:
+        return b, b
+    k = (b >> SUB_BITS) - 1 + SUB_BITS
+    sub = b & 0xFF
+    lo = (1 << k) + (sub << (k - SUB_BITS))
+    return lo, lo + (1 << (k - SUB_BITS)) - 1
+
+
 def micros(at: datetime) -> int:
     delta = at - EPOCH
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds

@@ -32,3 +32,15 @@ class LeaderboardEntry(TenantMixin, Base):
     member_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     neg_score: Mapped[int] = mapped_column(BigInteger, nullable=False)
     reached_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class LeaderboardCount(TenantMixin, Base):
+    """How many members of a board have a score in each bucket (see `base.bucket`): rank of
+    me = members in higher buckets (a short sum) + members ahead inside my bucket."""
+
+    __tablename__ = "engagement_leaderboard_counts"
+
+    board: Mapped[str] = mapped_column(String(120), primary_key=True)
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, nullable=False)
