@@ -187,17 +187,22 @@ def child(url: str, tid: uuid.UUID, kind: str, ids: tuple, clients: int, seconds
 
 
 async def run(
-    url: str, tid: uuid.UUID, kind: str, ids: tuple, clients: int, seconds: float, procs: int
+    pool: ProcessPoolExecutor,
+    url: str,
+    tid: uuid.UUID,
+    kind: str,
+    ids: tuple,
+    clients: int,
+    seconds: float,
+    procs: int,
 ) -> tuple[float, float, int]:
     """Spread `clients` over `procs` processes; transfers/s, p95 ms, count."""
     procs = max(1, min(procs, clients))
     shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     loop = asyncio.get_running_loop()
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(procs, mp_context=context) as pool:
-        parts = await asyncio.gather(
-            *(loop.run_in_executor(pool, child, url, tid, kind, ids, n, seconds) for n in shares)
-        )
+    parts = await asyncio.gather(
+        *(loop.run_in_executor(pool, child, url, tid, kind, ids, n, seconds) for n in shares)
+    )
     latencies = [x for lat, _ in parts for x in lat]
     tps = sum(len(lat) / elapsed for lat, elapsed in parts)
     p95 = statistics.quantiles(latencies, n=20)[18] if len(latencies) > 20 else max(latencies)
@@ -294,12 +299,12 @@ def pgbench(server: str, pgdata: Path | None, seconds: int) -> float:
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
+    parser.add_argument("--seconds", type=float, default=4.0, help="per measurement")
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--pgbench-seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--per-worker", type=int, default=500)
-    parser.add_argument("--check-seconds", type=float, default=60, help="time cap")
+    parser.add_argument("--check-seconds", type=float, default=30, help="time cap")
     parser.add_argument(
         "--procs", type=int, default=2, help="client processes (like app worker processes)"
     )
@@ -325,11 +330,16 @@ async def main() -> None:
         }
         ids = (reserve, plain, wallets)
         results: dict[tuple[str, int], tuple[float, float, int]] = {}
-        for label, kind in scenarios.items():
-            for c in clients:
-                results[(label, c)] = await run(url, tid, kind, ids, c, args.seconds, args.procs)
-                tps, p95, n = results[(label, c)]
-                print(f"  {label:<24} {c:>3} clients: {tps:8.0f}/s  p95 {p95:6.1f} ms  ({n})")
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(args.procs, mp_context=context) as pool:
+            pool.map(abs, range(args.procs))  # start the workers before measuring
+            for label, kind in scenarios.items():
+                for c in clients:
+                    results[(label, c)] = await run(
+                        pool, url, tid, kind, ids, c, args.seconds, args.procs
+                    )
+                    tps, p95, n = results[(label, c)]
+                    print(f"  {label:<24} {c:>3} clients: {tps:8.0f}/s  p95 {p95:6.1f} ms  ({n})")
         async with db.session(tenant_id=tid) as s:
             report = await ledger.verify(s, tenant_id=tid)
         check = await concurrency_check(db, args.workers, args.per_worker, args.check_seconds)

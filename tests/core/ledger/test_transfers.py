@@ -66,7 +66,7 @@ class TestAssetsAndAccounts:
             owner_type="system",
             allow_negative=True,
         )
-        assert again.id == world.reserve and again.shards == 8
+        assert again.id == world.reserve and again.shards == ledger.DEFAULT_HOT_SHARDS > 1
 
     async def test_unknown_asset_is_refused(self, world, session) -> None:
         with pytest.raises(AssetNotFound):
@@ -306,6 +306,6 @@ class TestStatementsAndHistory:
         lines, total = await ledger.statement(
             session, tenant_id=world.tenant_id, account_id=world.reserve, offset=0, limit=10
         )
-        assert total == 4 and all(0 <= line.shard < 8 for line in lines)
+        assert total == 4 and all(0 <= line.shard < ledger.DEFAULT_HOT_SHARDS for line in lines)
         assert await posted(session, world, world.reserve) == -30_030
         assert (await ledger.verify(session, tenant_id=world.tenant_id)).ok

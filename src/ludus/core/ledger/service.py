@@ -85,7 +85,7 @@ __all__ = [
     "void_hold",
 ]
 
-DEFAULT_HOT_SHARDS = 8
+DEFAULT_HOT_SHARDS = 16
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,15}$")
 _PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
@@ -124,7 +124,7 @@ async def open_account(
 ) -> Account:
     """Open (or return the existing) account for tenant + owner + asset + purpose.
 
-    `shards` defaults to 8 for system accounts allowed to go negative (hot accounts) and 0
+    `shards` defaults to 16 for system accounts allowed to go negative (hot accounts) and 0
     otherwise; only accounts allowed to go negative may be sharded.
     """
     if owner_type not in OwnerType.__members__ or not _PURPOSE.match(purpose):
