@@ -58,54 +58,56 @@ def free_port() -> int:
 
 
 async def setup(db: Database, orgs: int, members: int) -> list[tuple[Tenant, str, list[str]]]:
-    out = []
-    for o in range(orgs):
-        tenant = Tenant(
-            id=uuid.uuid4(),
-            slug=f"bench-{uuid.uuid4().hex[:8]}",
-            name=f"Chama {o}",
-            kind=TenantKind.chama,
-            theme={},
-            features={},
-            config={},
-            products=["savings"],
-            currency="KES",
-            timezone="Africa/Nairobi",
+    return list(await asyncio.gather(*(setup_org(db, o, members) for o in range(orgs))))
+
+
+async def setup_org(db: Database, o: int, members: int) -> tuple[Tenant, str, list[str]]:
+    tenant = Tenant(
+        id=uuid.uuid4(),
+        slug=f"bench-{uuid.uuid4().hex[:8]}",
+        name=f"Chama {o}",
+        kind=TenantKind.chama,
+        theme={},
+        features={},
+        config={},
+        products=["savings"],
+        currency="KES",
+        timezone="Africa/Nairobi",
+    )
+    async with db.session(system=True) as s:
+        s.add(tenant)
+    async with db.session(tenant_id=tenant.id) as s:
+        org = await service.ensure_org(s, tenant)
+        org.callback_allowed_ips = ["127.0.0.1/32"]
+        token = (await service.rotate_callback_token(s, tenant.id, actor=None)).token
+        ch = await challenges.create(
+            s,
+            tenant,
+            ChallengeIn(
+                name="Month end",
+                type="fixed_amount",
+                target={"amount": 10_000},
+                start_date=date.today().replace(day=1),
+                duration_days=62,
+            ),
+            actor=None,
         )
-        async with db.session(system=True) as s:
-            s.add(tenant)
-        async with db.session(tenant_id=tenant.id) as s:
-            org = await service.ensure_org(s, tenant)
-            org.callback_allowed_ips = ["127.0.0.1/32"]
-            token = (await service.rotate_callback_token(s, tenant.id, actor=None)).token
-            ch = await challenges.create(
-                s,
-                tenant,
-                ChallengeIn(
-                    name="Month end",
-                    type="fixed_amount",
-                    target={"amount": 10_000},
-                    start_date=date.today().replace(day=1),
-                    duration_days=62,
-                ),
-                actor=None,
+        await challenges.update(s, tenant, ch.id, ChallengePatch(status="active"), actor=None)
+        refs = []
+        for m in range(members):
+            phone = f"+2547{o:02d}{m:06d}"
+            member = await service.invite_member(
+                s, tenant.id, MemberIn(phone=phone, name=f"M{m}"), actor=None
             )
-            await challenges.update(s, tenant, ch.id, ChallengePatch(status="active"), actor=None)
-            refs = []
-            for m in range(members):
-                phone = f"+2547{o:02d}{m:06d}"
-                member = await service.invite_member(
-                    s, tenant.id, MemberIn(phone=phone, name=f"M{m}"), actor=None
-                )
-                await challenges.join(s, tenant, ch.id, member, JoinIn(), by_admin=True)
-                refs.append(member.account_ref)
-        out.append((tenant, token, refs))
-    return out
+            await challenges.join(s, tenant, ch.id, member, JoinIn(), by_admin=True)
+            refs.append(member.account_ref)
+    return tenant, token, refs
 
 
 def start(args: list[str]) -> subprocess.Popen[bytes]:
     cli = "import sys; from ludus.cli.main import app; sys.argv[0] = 'ludus'; app()"
-    return subprocess.Popen([sys.executable, "-c", cli, *args], start_new_session=True)
+    env = {**os.environ, "PGAPPNAME": f"bench-savings-{args[0]}"}
+    return subprocess.Popen([sys.executable, "-c", cli, *args], start_new_session=True, env=env)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -115,6 +117,28 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(15)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+async def backends_cpu(db: Database) -> float:
+    """CPU used so far by the PostgreSQL backends serving the server and the worker."""
+    async with db.session(system=True) as s:
+        rows = await s.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'bench-savings-%'")
+        )
+        return sum(cpu_seconds(int(r[0])) for r in rows.all())
 
 
 class Counts:
@@ -154,6 +178,9 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="HTTP connections")
     parser.add_argument("--redeliveries", type=float, default=0.05, help="share posted twice")
     parser.add_argument("--worker-concurrency", type=int, default=12)
+    parser.add_argument(
+        "--receipts-wait", type=float, default=60, help="seconds to wait for receipts after"
+    )
     args = parser.parse_args()
 
     url = database_url()
@@ -211,14 +238,21 @@ async def main() -> None:
                 f"worker concurrency {args.worker_concurrency}",
                 flush=True,
             )
+            cpu0 = cpu_seconds(server.pid), cpu_seconds(worker.pid), await backends_cpu(db)
             started = time.perf_counter()
             await asyncio.gather(*(sender() for _ in range(args.concurrency)))
             ingest = time.perf_counter() - started
+            server_cpu = cpu_seconds(server.pid) - cpu0[0]
             while await counts.pending():
                 await asyncio.sleep(0.1)
             current = time.perf_counter() - started
+            worker_cpu = cpu_seconds(worker.pid) - cpu0[1]
+            pg_cpu = await backends_cpu(db) - cpu0[2]
             want_receipts = 2 * args.size  # SMS + WhatsApp
-            while await counts.receipts() < want_receipts and time.perf_counter() - started < 600:
+            deadline = time.perf_counter() + args.receipts_wait
+            while (queued := await counts.receipts()) < want_receipts:
+                if time.perf_counter() > deadline:
+                    break
                 await asyncio.sleep(0.25)
             receipts_at = time.perf_counter() - started
     finally:
@@ -231,7 +265,7 @@ async def main() -> None:
     p95 = latencies[int(len(latencies) * 0.95)] * 1000
     async with db.session(system=True) as s:
         receipts = [orjson.loads(b)["TransID"] for _, b in bodies]
-        found = dict(
+        found: dict[str, int] = dict(
             (
                 await s.execute(
                     select(Deposit.receipt, func.count())
@@ -240,7 +274,7 @@ async def main() -> None:
                 )
             ).all()
         )
-        postings = dict(
+        postings: dict[str, int] = dict(
             (
                 await s.execute(
                     text(
@@ -277,7 +311,15 @@ async def main() -> None:
         f"every leaderboard current after {current:.1f}s: "
         f"{args.size / current:.0f} deposits/s end to end"
     )
-    print(f"every receipt queued (SMS + WhatsApp) after {receipts_at:.1f}s")
+    print(f"receipts queued (SMS + WhatsApp): {queued} of {want_receipts} after {receipts_at:.1f}s")
+    ms = {k: v / args.size * 1000 for k, v in
+          {"server": server_cpu, "worker": worker_cpu, "pg": pg_cpu}.items()}  # fmt: skip
+    total_ms = sum(ms.values())
+    print(
+        f"CPU per callback: server {ms['server']:.2f} ms, worker {ms['worker']:.2f} ms "
+        f"(drain + receipts so far), PostgreSQL {ms['pg']:.2f} ms; {total_ms:.2f} ms in all "
+        f"= {2000 / total_ms:.0f} callbacks/s if two cores were free for it"
+    )
     print(
         f"lost {lost}, doubled {doubled}; failed callbacks {failed}; leaderboard totals match: "
         f"{scored == expected_total}; ledger verify clean: {clean}"

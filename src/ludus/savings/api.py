@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 
 from ludus.core.http.ratelimit import exempt_prefix
-from ludus.core.http.session import DbSession
+from ludus.core.http.session import DbSession, request_session
 from ludus.core.kit.db import set_tenant
 from ludus.core.kit.errors import NotFound
 from ludus.core.kit.pagination import PageQuery, paginated
@@ -306,9 +306,10 @@ _KINDS = {
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 
 
-async def _callback(
-    slug: str, token: str, kind: CallbackKind, request: Request, session: DbSession
-) -> JSONResponse:
+async def _callback(slug: str, token: str, kind: CallbackKind, request: Request) -> JSONResponse:
+    # The request session is taken here, not through the `DbSession` dependency: that one is
+    # a sync function, which FastAPI runs on a worker thread, a hop this hot path can skip.
+    session = request_session(request)
     client = request.client
     raw = await request.body()
     await inbox.receive(session, slug, token, kind, raw, client.host if client else None)
@@ -316,17 +317,13 @@ async def _callback(
 
 
 @router.post("/mpesa/{slug}/{token}/{kind}", include_in_schema=True)
-async def mpesa_callback(
-    slug: str, token: str, kind: str, request: Request, session: DbSession
-) -> JSONResponse:
+async def mpesa_callback(slug: str, token: str, kind: str, request: Request) -> JSONResponse:
     if kind not in _KINDS:
         raise NotFound("Unknown callback kind.")
-    return await _callback(slug, token, _KINDS[kind], request, session)
+    return await _callback(slug, token, _KINDS[kind], request)
 
 
 @router.post("/transactions/verify/{slug}/{token}")
-async def verify_transaction(
-    slug: str, token: str, request: Request, session: DbSession
-) -> JSONResponse:
+async def verify_transaction(slug: str, token: str, request: Request) -> JSONResponse:
     """The spec's webhook path: a C2B confirmation."""
-    return await _callback(slug, token, CallbackKind.c2b_confirmation, request, session)
+    return await _callback(slug, token, CallbackKind.c2b_confirmation, request)

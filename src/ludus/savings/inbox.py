@@ -19,7 +19,7 @@ import uuid
 from functools import lru_cache
 
 import orjson
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import String, Table, Uuid, bindparam, cast, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,6 +82,41 @@ async def _tenant_id(session: AsyncSession, slug: str) -> uuid.UUID | None:
     return tenant_id
 
 
+_orgs: Table = SavingsOrg.__table__  # type: ignore[assignment]
+# Built once: this path runs for every callback of a burst.
+_ORG = select(
+    _orgs.c.callback_token_enc,
+    _orgs.c.callback_allowed_ips,
+    func.pg_advisory_xact_lock_shared(
+        func.hashtext(literal("savings-drain:") + cast(bindparam("t", type_=Uuid), String))
+    ),
+).where(_orgs.c.tenant_id == bindparam("t", type_=Uuid))
+_STORE = (
+    insert(_callbacks)
+    .values(
+        {
+            **{
+                name: bindparam(name, type_=_callbacks.c[name].type)
+                for name in ("id", "tenant_id", "kind", "dedup_key", "raw_body", "source_ip")
+            },
+            "deliveries": 1,
+            "status": CallbackStatus.received,
+        }
+    )
+    .on_conflict_do_update(
+        constraint="uq_savings_mpesa_callbacks_tenant_id_kind_dedup_key",
+        set_={"deliveries": _callbacks.c.deliveries + 1},
+    )
+    .returning(
+        _callbacks.c.id,
+        _callbacks.c.deliveries,
+        select(_orgs.c.drain_scheduled)
+        .where(_orgs.c.tenant_id == bindparam("tenant_id", type_=Uuid))
+        .scalar_subquery(),
+    )
+)
+
+
 async def receive(
     session: AsyncSession, slug: str, token: str, kind: CallbackKind, raw: bytes, ip: str | None
 ) -> uuid.UUID:
@@ -90,45 +125,16 @@ async def receive(
     if tenant_id is None:
         raise CallbackForbidden("Unknown callback token.")
     await set_tenant(session, tenant_id)
-    org = (
-        await session.execute(
-            select(
-                SavingsOrg.callback_token_enc,
-                SavingsOrg.callback_allowed_ips,
-                func.pg_advisory_xact_lock_shared(func.hashtext(f"savings-drain:{tenant_id}")),
-            ).where(SavingsOrg.tenant_id == tenant_id)
-        )
-    ).one_or_none()
+    conn = await session.connection()
+    org = (await conn.execute(_ORG, {"t": tenant_id})).one_or_none()
     if org is None or not org[0] or not crypto.constant_time_equal(token, _opened(org[0])):
         raise CallbackForbidden("Unknown callback token.")
     if not source_allowed(org[1], ip):
         raise CallbackForbidden(details={"ip": ip})
     key = dedup_key(kind, raw)  # malformed bodies are refused before anything is stored
-    queued = (
-        select(SavingsOrg.drain_scheduled)
-        .where(SavingsOrg.tenant_id == tenant_id)
-        .scalar_subquery()
-    )
-    row = (
-        await session.execute(
-            insert(_callbacks)
-            .values(
-                id=uuid.uuid4(),
-                tenant_id=tenant_id,
-                kind=kind,
-                dedup_key=key,
-                raw_body=raw,
-                source_ip=ip,
-                deliveries=1,
-                status=CallbackStatus.received,
-            )
-            .on_conflict_do_update(
-                constraint="uq_savings_mpesa_callbacks_tenant_id_kind_dedup_key",
-                set_={"deliveries": _callbacks.c.deliveries + 1},
-            )
-            .returning(_callbacks.c.id, _callbacks.c.deliveries, queued)
-        )
-    ).one()
+    params = {"id": uuid.uuid4(), "tenant_id": tenant_id, "kind": kind, "dedup_key": key,
+              "raw_body": raw, "source_ip": ip}  # fmt: skip
+    row = (await conn.execute(_STORE, params)).one()
     if row[1] == 1 and kind != CallbackKind.c2b_validation and not row[2]:
         await schedule_drain(session, tenant_id)
     return uuid.UUID(str(row[0]))
@@ -136,12 +142,11 @@ async def receive(
 
 async def schedule_drain(session: AsyncSession, tenant_id: uuid.UUID) -> None:
     """Flip `drain_scheduled` and defer a drain, unless another caller just did."""
-    orgs: Table = SavingsOrg.__table__  # type: ignore[assignment]
     flipped = await session.execute(
-        update(orgs)
-        .where(orgs.c.tenant_id == tenant_id, orgs.c.drain_scheduled.is_(False))
+        update(_orgs)
+        .where(_orgs.c.tenant_id == tenant_id, _orgs.c.drain_scheduled.is_(False))
         .values(drain_scheduled=True)
-        .returning(orgs.c.id)
+        .returning(_orgs.c.id)
     )
     if flipped.first() is not None:
         await tasks.defer_drain(session, tenant_id)

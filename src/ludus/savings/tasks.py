@@ -203,3 +203,13 @@ async def reminders(timestamp: int) -> None:
     from ludus.savings import lifecycle
 
     await lifecycle.send_reminders(get_database())
+
+
+@periodic("*/5 * * * *", name="savings.reconcile_stk")
+async def reconcile_stk(timestamp: int) -> None:
+    """Settle STK pushes stuck in "initiated" (callback lost) by asking M-Pesa."""
+    from ludus.savings import reconcile
+
+    report = await reconcile.reconcile_all(get_database())
+    if report.settled or report.adopted or report.errors:
+        log.info("savings_stk_reconciled", **vars(report))
