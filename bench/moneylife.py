@@ -30,14 +30,13 @@ import warnings
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import httpx
 import orjson
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_auth import (  # noqa: E402
+from api_auth import (
     LUDUS,
     drop_database,
     free_port,
@@ -141,7 +140,9 @@ async def api_phase(port: int, tokens: list[str]) -> None:
     ) as client:
         games = [await new_game(client, t) for t in tokens]
         stop = time.perf_counter() + SECONDS
-        await asyncio.gather(*(player(client, t, g, stop, lat) for t, g in zip(tokens, games)))
+        await asyncio.gather(
+            *(player(client, t, g, stop, lat) for t, g in zip(tokens, games, strict=True))
+        )
     print(f"non-200 advance-day answers: {len(lat.pop('errors'))}")
     for name, values in lat.items():
         print(

@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ludus.moneylife.models import CheatFlag
+from ludus.moneylife.bulk import Batch
+from ludus.moneylife.models import CheatFlag, table_of
 
 DECISIONS_LIMIT = 10
 DECISIONS_WINDOW_MS = 60_000
@@ -78,8 +78,8 @@ def month_jumps(report: dict[str, Any], chi_before: int) -> list[Flag]:
     return flags
 
 
-async def record(
-    session: AsyncSession,
+def queue(
+    batch: Batch,
     flags: list[Flag],
     *,
     tenant_id: uuid.UUID,
@@ -87,6 +87,7 @@ async def record(
     user_id: uuid.UUID,
     now: datetime,
 ) -> None:
+    """Add the flags to a write batch (once per game, kind and hour)."""
     if not flags:
         return
     window = now.strftime("%Y-%m-%dT%H")
@@ -100,10 +101,11 @@ async def record(
             "window": window,
             "details": f.details,
             "status": "open",
+            "created_at": now,
         }
         for f in flags
     ]
-    await session.execute(insert(CheatFlag).values(rows).on_conflict_do_nothing())
+    batch.insert(table_of(CheatFlag), rows, conflict=["game_id", "kind", "window"], update=False)
 
 
 async def list_flags(

@@ -1,9 +1,9 @@
-"""Set-based writes: many rows in one statement through `jsonb_to_recordset`.
+"""Set-based writes: many rows, many tables, one statement (`jsonb_to_recordset`).
 
 Compiling a multi-row VALUES statement costs more than the database work, executemany sends
 one statement per row, and array parameters quote every text element with a regex. One
 `INSERT … SELECT FROM jsonb_to_recordset(:rows)` (or `UPDATE … FROM …`) per table, with
-all rows as one JSON document, keeps each table to one round trip.
+all rows as one JSON document, and all of them as CTEs of one statement: one round trip.
 """
 
 from __future__ import annotations
@@ -46,11 +46,17 @@ _TYPES = (
 def _sql_type(table: Table, column: str) -> str:
     col_type = table.c[column].type
     if isinstance(col_type, ARRAY):
-        raise TypeError(f"{table.name}.{column}: array columns are not supported in bulk writes")
+        for kind, name in _TYPES:
+            if isinstance(col_type.item_type, kind):
+                return name + "[]"
     for kind, name in _TYPES:
         if isinstance(col_type, kind):
             return name
     raise TypeError(f"{table.name}.{column}: unsupported type {col_type!r}")
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'
 
 
 def _default(value: Any) -> Any:
@@ -59,50 +65,77 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} in a bulk statement")
 
 
-def _payload(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """All rows as one JSON document (PostgreSQL parses it in C)."""
-    return {"rows": orjson.dumps(list(rows), default=_default).decode()}
+class Batch:
+    """Writes collected as data-modifying CTEs and sent as ONE statement by `flush`.
 
+    PostgreSQL runs every data-modifying WITH clause exactly once, whether or not the main
+    query reads it. Clauses must not touch the same row twice (callers dedupe per table).
+    """
 
-def _source(table: Table, cols: list[str]) -> str:
-    spec = ", ".join(f"{c} {_sql_type(table, c)}" for c in cols)
-    return f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS v({spec})"
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.params: dict[str, str] = {}
 
+    def _source(self, table: Table, rows: Sequence[dict[str, Any]], cols: list[str]) -> str:
+        name = f"rows{len(self.params)}"
+        self.params[name] = orjson.dumps(list(rows), default=_default).decode()
+        spec = ", ".join(f'"{c}" {_sql_type(table, c)}' for c in cols)
+        return f"jsonb_to_recordset(CAST(:{name} AS jsonb)) AS v({spec})"
 
-async def insert_rows(
-    session: AsyncSession,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
-    *,
-    conflict: Sequence[str] | None = None,
-    update: bool = True,
-) -> None:
-    """Insert `rows` (all with the same keys); on a `conflict` key, update or skip."""
-    if not rows:
-        return
-    cols = list(rows[0])
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(cols)}) "
-        f"SELECT {', '.join(f'v.{c}' for c in cols)} FROM {_source(table, cols)}"
-    )
-    if conflict:
-        rest = [c for c in cols if c not in conflict]
-        action = (
-            "DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in rest)
-            if update and rest
-            else "DO NOTHING"
+    def insert(
+        self,
+        table: Table,
+        rows: Sequence[dict[str, Any]],
+        *,
+        conflict: Sequence[str] | None = None,
+        update: bool = True,
+    ) -> None:
+        """Insert `rows` (all with the same keys); on a `conflict` key, update or skip."""
+        if not rows:
+            return
+        cols = list(rows[0])
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(_q(c) for c in cols)}) "
+            f"SELECT {', '.join(f'v.{_q(c)}' for c in cols)} FROM {self._source(table, rows, cols)}"
         )
-        sql += f" ON CONFLICT ({', '.join(conflict)}) {action}"
-    await session.execute(text(sql), _payload(rows))
+        if conflict:
+            rest = [c for c in cols if c not in conflict]
+            action = (
+                "DO UPDATE SET " + ", ".join(f"{_q(c)} = EXCLUDED.{_q(c)}" for c in rest)
+                if update and rest
+                else "DO NOTHING"
+            )
+            sql += f" ON CONFLICT ({', '.join(_q(c) for c in conflict)}) {action}"
+        self.parts.append(sql)
 
+    def update(self, table: Table, rows: Sequence[dict[str, Any]], key: str = "id") -> None:
+        """UPDATE each row identified by `key` with its other values."""
+        if not rows:
+            return
+        cols = list(rows[0])
+        sets = ", ".join(f"{_q(c)} = v.{_q(c)}" for c in cols if c != key)
+        self.parts.append(
+            f"UPDATE {table.name} AS t SET {sets} FROM {self._source(table, rows, cols)}"
+            f" WHERE t.{_q(key)} = v.{_q(key)}"
+        )
 
-async def update_rows(
-    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], key: str = "id"
-) -> None:
-    """UPDATE each row identified by `key` with its other values, in one statement."""
-    if not rows:
-        return
-    cols = list(rows[0])
-    sets = ", ".join(f"{c} = v.{c}" for c in cols if c != key)
-    sql = f"UPDATE {table.name} AS t SET {sets} FROM {_source(table, cols)} WHERE t.{key} = v.{key}"
-    await session.execute(text(sql), _payload(rows))
+    def delete(self, table: Table, keys: Sequence[dict[str, Any]]) -> None:
+        """DELETE the rows whose columns equal each of `keys`."""
+        if not keys:
+            return
+        cols = list(keys[0])
+        match = " AND ".join(f"t.{_q(c)} = v.{_q(c)}" for c in cols)
+        self.parts.append(
+            f"DELETE FROM {table.name} AS t USING {self._source(table, keys, cols)} WHERE {match}"
+        )
+
+    async def flush(self, session: AsyncSession) -> None:
+        if not self.parts:
+            return
+        if len(self.parts) == 1:
+            sql = self.parts[0]
+        else:
+            ctes = ", ".join(f"w{i} AS ({part})" for i, part in enumerate(self.parts))
+            sql = f"WITH {ctes} SELECT 1"
+        await session.execute(text(sql), self.params)
+        self.parts, self.params = [], {}

@@ -54,7 +54,10 @@ def game_event(
     )
 
 
-async def emit_many(session: AsyncSession, events: list[GameEvent]) -> list[uuid.UUID]:
+async def emit_many(
+    session: AsyncSession, events: list[GameEvent], batch: bulk.Batch | None = None
+) -> list[uuid.UUID]:
+    """Outbox rows (into `batch` when given, flushed with it) and their handler jobs."""
     if not events:
         return []
     discover_tasks()
@@ -88,8 +91,11 @@ async def emit_many(session: AsyncSession, events: list[GameEvent]) -> list[uuid
                     queue=spec.queue,
                 )
             )
-    table = cast(Table, OutboxEvent.__table__)
-    await bulk.insert_rows(session, table, rows)
+    own = batch is None
+    batch = batch or bulk.Batch()
+    batch.insert(cast(Table, OutboxEvent.__table__), rows)
+    if own:
+        await batch.flush(session)
     size = 2000
     for i in range(0, len(jobs), size):
         await defer_many(session, jobs[i : i + size])

@@ -197,7 +197,7 @@ async def _advance_all(
                 now=now,
             )
         )
-        step.game_events = service.derive_events(loaded, loaded.state, step)
+        step.game_events = service.derive_events(loaded, loaded.state, step, automated=True)
         values = repository.game_columns(new, content, loaded.start)
         values.update(service.rewards_columns(loaded, new, step.game_events))
         blob = codec.dumps(new)
@@ -217,16 +217,18 @@ async def _advance_all(
                 flags += [(loaded, f) for f in anticheat.month_jumps(e["report"], loaded.state.chi)]
     if not updates:
         return 0
-    await bulk.update_rows(session, GAMES, updates)
-    await projections.write(session, changes)
+    batch = bulk.Batch()
+    batch.update(GAMES, updates)
+    projections.write(batch, changes)
     for loaded, flag in flags:
-        await anticheat.record(
-            session,
+        anticheat.queue(
+            batch,
             [flag],
             tenant_id=loaded.tenant_id,
             game_id=loaded.game_id,
             user_id=loaded.user_id,
             now=now,
         )
-    await ev.emit_many(session, events)
+    await ev.emit_many(session, events, batch)
+    await batch.flush(session)
     return len(updates)

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table
 
 from ludus.moneylife import bulk
 from ludus.moneylife import models as m
@@ -342,15 +341,15 @@ def _dedupe(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-async def write(session: AsyncSession, changes: Changes) -> None:
-    """One statement per table for any number of games."""
+def write(batch: bulk.Batch, changes: Changes) -> None:
+    """Queue the changes of any number of games: one clause per table."""
     for name, keys in changes.deletes.items():
         table = TABLES[name]
-        key_cols = list(table.primary_key.columns)
-        await session.execute(delete(table).where(tuple_(*key_cols).in_(keys)))
+        cols = [c.name for c in table.primary_key.columns]
+        batch.delete(table, [dict(zip(cols, key, strict=True)) for key in keys])
     for name, upserts in changes.upserts.items():
         table = TABLES[name]
         pk = [c.name for c in table.primary_key.columns]
-        await bulk.insert_rows(session, table, _dedupe(table, upserts), conflict=pk)
+        batch.insert(table, _dedupe(table, upserts), conflict=pk)
     for name, inserts in changes.inserts.items():
-        await bulk.insert_rows(session, TABLES[name], inserts)
+        batch.insert(TABLES[name], inserts)

@@ -18,7 +18,7 @@ from sqlalchemy import Row, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.kit import clock
-from ludus.moneylife import anticheat, codec, decks, projections, repository
+from ludus.moneylife import anticheat, bulk, codec, decks, projections, repository
 from ludus.moneylife import events as ev
 from ludus.moneylife.engine import ActionError, Content, GameState, advance_day, create_game
 from ludus.moneylife.engine import apply_action as engine_apply
@@ -124,8 +124,11 @@ def run_advance(loaded: Loaded, state: GameState | None = None, *, auto: bool = 
     return Step(new, events)
 
 
-def derive_events(loaded: Loaded, old: GameState, step: Step) -> list[ev.GameEvent]:
-    """§10.1 events from the engine's events."""
+def derive_events(
+    loaded: Loaded, old: GameState, step: Step, *, automated: bool = False
+) -> list[ev.GameEvent]:
+    """§10.1 events from the engine's events. A system-driven day (batch month-end) is not
+    player activity, so it emits no `game.day.advanced` (streak trackers read that)."""
     t, g, u = loaded.tenant_id, loaded.game_id, loaded.user_id
     new = step.state
     out: list[ev.GameEvent] = []
@@ -173,7 +176,7 @@ def derive_events(loaded: Loaded, old: GameState, step: Step) -> list[ev.GameEve
             )
         elif kind == "BANKRUPTCY":
             out.append(ev.game_event(ev.BANKRUPTCY, t, g, u, count=e["count"]))
-        elif kind == "DAY_ADVANCED":
+        elif kind == "DAY_ADVANCED" and not automated:
             summary = sorted({x["type"] for x in step.events if x["type"] not in ("txn", "move")})
             out.append(
                 ev.game_event(
@@ -271,19 +274,21 @@ async def persist(
         card_id=card_id,
         now=now,
     )
-    step.game_events = derive_events(loaded, old, step)
+    step.game_events = derive_events(loaded, old, step, automated=automated)
     values.update(rewards_columns(loaded, new, step.game_events))
-    await repository.update_game(session, loaded.game_id, values)
-    await projections.write(session, changes)
-    await anticheat.record(
-        session,
+    batch = bulk.Batch()
+    batch.update(repository.GAMES, [{"id": loaded.game_id, **values}])
+    projections.write(batch, changes)
+    anticheat.queue(
+        batch,
         flags,
         tenant_id=loaded.tenant_id,
         game_id=loaded.game_id,
         user_id=loaded.user_id,
         now=now,
     )
-    await ev.emit_many(session, step.game_events)
+    await ev.emit_many(session, step.game_events, batch)
+    await batch.flush(session)
 
 
 async def new_game(
@@ -337,7 +342,8 @@ async def new_game(
     )
     await session.execute(insert(table_of(Game)).values(**values))
     changes = projections.diff(game_id, tenant_id, start, None, state, [], automated=True, now=now)
-    await projections.write(session, changes)
+    batch = bulk.Batch()
+    projections.write(batch, changes)
     await ev.emit_many(
         session,
         [
@@ -352,7 +358,9 @@ async def new_game(
                 chi=state.chi,
             )
         ],
+        batch,
     )
+    await batch.flush(session)
     return game_id, state
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.kit import clock
 from ludus.core.kit.schemas import InputSchema
-from ludus.moneylife import anticheat, repository, service, views
+from ludus.moneylife import anticheat, bulk, repository, service, views
 from ludus.moneylife.engine import advance_day
 from ludus.moneylife.engine import apply_action as engine_apply
 from ludus.moneylife.engine import errors as codes
@@ -165,14 +165,16 @@ async def sync(session: AsyncSession, player: Player, body: SyncIn) -> SyncOut:
         flag = anticheat.device(
             loaded.row.last_device_id, loaded.row.last_device_at, body.device_id, now
         )
-        await anticheat.record(
-            session,
+        batch = bulk.Batch()
+        anticheat.queue(
+            batch,
             [flag] if flag else [],
             tenant_id=player.tenant_id,
             game_id=game_id,
             user_id=player.user_id,
             now=now,
         )
+        await batch.flush(session)
         await repository.update_game(
             session, game_id, {"last_device_id": body.device_id, "last_device_at": now}
         )

@@ -4,8 +4,8 @@
 * `moneylife.rewards`: the XP and coins a game step earned (`xp_award`, `coins_award` on the
   step's first event) go to the player's engagement profile and coin wallet (on the ledger),
   once per event.
-* `moneylife.leaderboards`: net worth, CHI and budget score boards after each month-end
-  (XP boards are fed by the engagement kit itself); level facts for engagement levels.
+  On game creation and month-end it also sets the net worth, CHI and budget score boards
+  (XP boards are fed by the engagement kit itself) and the facts engagement levels read.
 Streaks, challenges (weekly, monthly, seasonal, classroom, head-to-head) and badges come
 from the engagement kit's own `engagement.ingest` handler, which reads every `game.*` event.
 """
@@ -72,7 +72,6 @@ async def mirror_rewards(session: AsyncSession, event: Event) -> None:
         )
 
 
-@handler(ev.MONTH_ENDED, ev.GAME_CREATED, name="moneylife.leaderboards")
 async def update_boards(session: AsyncSession, event: Event) -> None:
     tenant, user = event.tenant_id, event.data.get("user_id")
     if tenant is None or not user:
