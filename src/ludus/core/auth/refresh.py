@@ -57,37 +57,45 @@ async def rotate(session: AsyncSession, raw: str) -> tuple[AuthSession, str]:
         await set_tenant(session, row.tenant_id)
     now = clock.utcnow()
     if row.used_at is not None:
-        await _revoke_family_and_raise(row, now)
+        await _revoke_family_and_raise(session, row, now)
     if row.revoked_at is not None or row.expires_at <= now:
         raise InvalidRefreshToken()
     auth_session = await repository.get_auth_session(session, row.session_id)
     if auth_session is None or auth_session.revoked_at is not None:
         raise InvalidRefreshToken()
     if not await repository.claim_refresh(session, row.id, now):
-        await _revoke_family_and_raise(row, now)  # lost a race with another use of the same token
+        # Another request spent it first: this one is a replay.
+        await _revoke_family_and_raise(session, row, now)
     new_raw, new_id = await _issue(session, auth_session, now)
     row.replaced_by_id = new_id
     return auth_session, new_raw
 
 
-async def _revoke_family_and_raise(row: RefreshToken, now: datetime) -> NoReturn:
-    async with repository.independent_session(row.tenant_id) as side:
+async def _revoke_family_and_raise(
+    session: AsyncSession, row: RefreshToken, now: datetime
+) -> NoReturn:
+    # The request fails anyway: end its transaction first so no lock it holds can make the
+    # revoking transaction below wait on this very request.
+    family = (row.tenant_id, row.user_id, row.session_id)
+    await session.rollback()
+    tenant_id, user_id, session_id = family
+    async with repository.independent_session(tenant_id) as side:
         await side.execute(
             update(RefreshToken)
-            .where(RefreshToken.session_id == row.session_id, RefreshToken.revoked_at.is_(None))
+            .where(RefreshToken.session_id == session_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=now)
         )
         await side.execute(
             update(AuthSession)
-            .where(AuthSession.id == row.session_id, AuthSession.revoked_at.is_(None))
+            .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
             .values(revoked_at=now)
         )
         await audit.record(
             side,
             action="auth.refresh_reuse_detected",
-            tenant_id=row.tenant_id,
-            actor_user_id=row.user_id,
+            tenant_id=tenant_id,
+            actor_user_id=user_id,
             target_type="auth_session",
-            target_id=row.session_id,
+            target_id=session_id,
         )
     raise RefreshTokenReused()

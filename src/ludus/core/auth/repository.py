@@ -134,6 +134,7 @@ async def claim_refresh(session: AsyncSession, token_id: uuid.UUID, now: datetim
         )
         .values(used_at=now)
         .returning(RefreshToken.id)
+        .execution_options(synchronize_session=False)
     )
     return result.first() is not None
 
