@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import op
 
-POLICY_EXPR = "(tenant_id = ludus_current_tenant() OR ludus_rls_bypass())"
+# Sub-selects make PostgreSQL read the settings once per query (an InitPlan), not per row.
+POLICY_EXPR = "(tenant_id = (SELECT ludus_current_tenant()) OR (SELECT ludus_rls_bypass()))"
 
 
 def enable_tenant_rls(table: str) -> None:
