@@ -129,6 +129,26 @@ class TestRegister:
         assert resp.status_code == 201, resp.text
         assert resp.json()["data"]["user_id"] == str(user.id)
 
+    async def test_joining_with_a_wrong_password_counts_as_a_failed_sign_in(
+        self, clients: ClientFactory, db: Database
+    ) -> None:
+        home, other = await make_tenant(db), await make_tenant(db)
+        user = await password_user(db, home)
+        body = _register_body(email=user.email, password="Guessing-Pass-11")
+        resp = await clients().post(
+            "/api/v1/auth/register", json=body, headers=tenant_headers(other)
+        )
+        assert resp.status_code == 409
+        async with db.session(system=True) as s:
+            fresh = await s.get(User, user.id)
+            joined = await s.scalar(
+                select(Membership).where(
+                    Membership.user_id == user.id, Membership.tenant_id == other.id
+                )
+            )
+        assert fresh is not None and fresh.failed_logins == 1
+        assert joined is None
+
     async def test_bad_input_is_refused(self, clients: ClientFactory, db: Database) -> None:
         tenant = await make_tenant(db)
         for bad in (

@@ -107,9 +107,14 @@ async def register(
     passwords.check_strength(data.password, email=data.email)
     existing = await repository.get_user_by_email(session, data.email)
     if existing is not None:
-        # Someone known elsewhere on the platform joins this tenant with their own password.
-        joinable = await repository.get_membership(session, tenant.id, existing.id) is None
-        if not (joinable and await passwords.verify_async(existing.password_hash, data.password)):
+        # Someone known elsewhere on the platform joins this tenant with their own password;
+        # that is a password check, so it gets the sign-in limits and lockout too.
+        if await repository.get_membership(session, tenant.id, existing.id) is not None:
+            raise EmailTaken()
+        await check_login_rate(client.ip)
+        ensure_not_locked(existing)
+        if not await passwords.verify_async(existing.password_hash, data.password):
+            await record_failed_login(existing, tenant.id, "register")
             raise EmailTaken()
         user, is_new = existing, False
     else:
