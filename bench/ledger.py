@@ -340,12 +340,12 @@ def pgbench(server: str, pgdata: Path | None, seconds: int) -> float:
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
+    parser.add_argument("--seconds", type=float, default=2.5, help="per measurement")
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--pgbench-seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--per-worker", type=int, default=500)
-    parser.add_argument("--check-seconds", type=float, default=25, help="time cap")
+    parser.add_argument("--check-seconds", type=float, default=20, help="time cap")
     parser.add_argument(
         "--procs", type=int, default=2, help="client processes (like app worker processes)"
     )
