@@ -15,12 +15,13 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.kit import clock
-from ludus.core.ledger import service as ledger
+from ludus.core.ledger.errors import BY_CODE, LedgerError
+from ludus.core.ledger.transfer import check_entries, digest
 from ludus.core.tenancy.models import Tenant
 from ludus.savings import live
 from ludus.savings.models import (
@@ -178,15 +179,22 @@ async def record(
         .returning(Deposit.id)
     )
     new = set(inserted.scalars().all())
-    credits, tx_ids = [], []
-    for row, payment, member in zip(rows, payments, members, strict=True):
-        if row["id"] not in new:
-            continue  # this receipt was recorded by an earlier batch
-        tx_ids.append({"id": row["id"], "ledger_tx_id": await _post(session, org, payment, member)})
-        if member is not None:
-            credits.append(live.Credit(member, row["id"], payment.amount, payment.transacted_at))
-    if tx_ids:
-        await session.execute(update(Deposit), tx_ids)
+    fresh = [
+        (row, payment, member)
+        for row, payment, member in zip(rows, payments, members, strict=True)
+        if row["id"] in new  # else this receipt was recorded by an earlier batch
+    ]
+    if fresh:
+        tx_ids = await _post(session, org, [(p, m) for _, p, m in fresh])
+        posted = zip(fresh, tx_ids, strict=True)
+        await session.execute(
+            update(Deposit), [{"id": row["id"], "ledger_tx_id": tx} for (row, _, _), tx in posted]
+        )
+    credits = [
+        live.Credit(member, row["id"], payment.amount, payment.transacted_at)
+        for row, payment, member in fresh
+        if member is not None
+    ]
     return await live.apply(session, tenant, credits)
 
 
@@ -206,24 +214,48 @@ def _deposit_row(tenant_id: uuid.UUID, p: Payment, member: Member | None) -> dic
     }
 
 
+# One round trip for the batch: `ledger_transfer` (the ledger's single write path, which
+# checks and balances every transaction) once per deposit, each with its own idempotency
+# key and the request hash `ledger.move` would send, so a replay through either matches.
+_POST_MANY = text(
+    "SELECT t.err, t.detail, t.tx_id FROM unnest(CAST(:keys AS text[]), CAST(:kinds AS text[]),"
+    " CAST(:metas AS jsonb[]), CAST(:hashes AS text[]), CAST(:sources AS uuid[]),"
+    " CAST(:targets AS uuid[]), CAST(:amounts AS bigint[])) WITH ORDINALITY"
+    " AS d(key, kind, meta, hash, src, dst, amount, n)"
+    " CROSS JOIN LATERAL ledger_transfer(CAST(:tenant AS uuid), d.key, d.kind, d.meta, d.hash,"
+    " ARRAY[d.src, d.dst], ARRAY[-d.amount, d.amount]) AS t ORDER BY d.n"
+)
+
+
 async def _post(
-    session: AsyncSession, org: SavingsOrg, payment: Payment, member: Member | None
-) -> uuid.UUID:
+    session: AsyncSession, org: SavingsOrg, payments: list[tuple[Payment, Member | None]]
+) -> list[uuid.UUID]:
     """Clearing → member savings (or suspense): one ledger transaction per receipt."""
     assert org.clearing_account_id and org.suspense_account_id
-    to_account = member.savings_account_id if member else org.suspense_account_id
-    assert to_account is not None
-    tx = await ledger.move(
-        session,
-        tenant_id=org.tenant_id,
-        idempotency_key=f"savings:deposit:{payment.receipt}",
-        kind="savings.deposit" if member else "savings.deposit_suspense",
-        from_account=org.clearing_account_id,
-        to_account=to_account,
-        amount=payment.amount,
-        metadata={"receipt": payment.receipt, "source": payment.source},
-    )
-    return tx.id
+    params: dict[str, list[Any]] = {
+        k: [] for k in ("keys", "kinds", "metas", "hashes", "sources", "targets", "amounts")
+    }
+    for payment, member in payments:
+        target = member.savings_account_id if member else org.suspense_account_id
+        assert target is not None
+        kind = "savings.deposit" if member else "savings.deposit_suspense"
+        entries = check_entries(
+            [(org.clearing_account_id, -payment.amount), (target, payment.amount)]
+        )
+        params["keys"].append(f"savings:deposit:{payment.receipt}")
+        params["kinds"].append(kind)
+        params["metas"].append(
+            orjson.dumps({"receipt": payment.receipt, "source": payment.source}).decode()
+        )
+        params["hashes"].append(digest(kind, entries))
+        params["sources"].append(org.clearing_account_id)
+        params["targets"].append(target)
+        params["amounts"].append(payment.amount)
+    rows = (await session.execute(_POST_MANY, {"tenant": org.tenant_id, **params})).all()
+    for row in rows:
+        if row.err is not None:
+            raise BY_CODE.get(row.err, LedgerError)(details=row.detail or {})
+    return [row.tx_id for row in rows]
 
 
 async def mark(

@@ -29,6 +29,9 @@ from ludus.savings.models import CallbackStatus, Deposit, Member, MpesaCallback,
 log = structlog.get_logger("ludus.savings")
 DRAIN_TASK = "savings.drain_callbacks"
 MESSAGES_TASK = "savings.send_messages"
+# Drains have a queue of their own, so a month-end burst can get a dedicated worker
+# (`ludus worker -q savings`) that receipts and other jobs never crowd out.
+DRAIN_QUEUE = "savings"
 BATCH = 500
 _EXCLUSIVE = text("SELECT pg_advisory_xact_lock(hashtext('savings-drain:' || :t))")
 
@@ -41,7 +44,7 @@ def _drain_job(tenant_id: uuid.UUID) -> JobSpec:
     return JobSpec(DRAIN_TASK, {"tenant_id": str(tenant_id)}, lock=f"savings-drain:{tenant_id}")
 
 
-@job(DRAIN_TASK, retry=Backoff(max_tries=5, base_seconds=5))
+@job(DRAIN_TASK, queue=DRAIN_QUEUE, retry=Backoff(max_tries=5, base_seconds=5))
 async def drain_callbacks(tenant_id: str) -> None:
     await drain(get_database(), uuid.UUID(tenant_id))
 
