@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.kit import clock
@@ -36,9 +36,27 @@ _COUNTER = text(
 )
 
 
+async def _existing(
+    session: AsyncSession, tenant_id: uuid.UUID, asset: str, purpose: str, owner: uuid.UUID | None
+) -> Account | None:
+    owner_type = OwnerType.system if owner is None else OwnerType.user
+    """One query for the common case (the account exists) before the open-or-create path."""
+    query = select(Account).where(
+        Account.tenant_id == tenant_id,
+        Account.asset == asset,
+        Account.purpose == purpose,
+        Account.owner_type == owner_type,
+        Account.owner_id.is_(None) if owner is None else Account.owner_id == owner,
+    )
+    return (await session.execute(query)).scalars().first()
+
+
 async def wallet(
     session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID, asset: str = "COIN"
 ) -> Account:
+    found = await _existing(session, tenant_id, asset, Purpose.wallet, user_id)
+    if found is not None:
+        return found
     await ledger.ensure_asset(session, tenant_id=tenant_id, code=asset, scale=0)
     return await ledger.open_account(
         session,
@@ -51,6 +69,9 @@ async def wallet(
 
 
 async def pool(session: AsyncSession, tenant_id: uuid.UUID, asset: str = "COIN") -> Account:
+    found = await _existing(session, tenant_id, asset, Purpose.rewards_pool, None)
+    if found is not None:
+        return found
     await ledger.ensure_asset(session, tenant_id=tenant_id, code=asset, scale=0)
     return await ledger.open_account(
         session,

@@ -156,5 +156,13 @@ def rules_from_config(config: dict[str, Any], product: str) -> EngagementRules:
 
 
 async def load_rules(session: AsyncSession, tenant_id: uuid.UUID, product: str) -> EngagementRules:
-    tenant = await session.get(Tenant, tenant_id)
-    return rules_from_config(tenant.config if tenant else {}, product)
+    """The tenant's rules for a product, parsed once per session."""
+    cache: dict[tuple[uuid.UUID, str], EngagementRules] = session.info.setdefault(
+        "engagement_rules", {}
+    )
+    rules = cache.get((tenant_id, product))
+    if rules is None:
+        tenant = await session.get(Tenant, tenant_id)
+        rules = rules_from_config(tenant.config if tenant else {}, product)
+        cache[(tenant_id, product)] = rules
+    return rules

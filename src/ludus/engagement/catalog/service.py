@@ -207,6 +207,8 @@ async def redeem(
     item = await get_item(session, tenant_id, item_id)
     if item.status != "active":
         raise errors.ItemUnavailable()
+    if item.stock == 0:
+        raise errors.OutOfStock()
     if item.fulfillment_type == "physical" and not delivery_address:
         raise errors.DeliveryRequired(details={"field": "delivery.address"})
     asset = (await load_rules(session, tenant_id, product)).coins.asset
@@ -215,16 +217,6 @@ async def redeem(
         raise errors.InsufficientCoins(details={"needed": item.coin_cost, "available": available})
     now = clock.utcnow()
     await _check_limits(session, tenant_id, user_id, item, product, now)
-    if item.stock != -1:
-        taken = await session.scalar(
-            update(CatalogItem)
-            .where(CatalogItem.id == item.id, CatalogItem.stock > 0)
-            .values(stock=CatalogItem.stock - 1)
-            .returning(CatalogItem.stock)
-            .execution_options(synchronize_session=False)
-        )
-        if taken is None:
-            raise errors.OutOfStock()
     row = Redemption(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
@@ -286,4 +278,15 @@ async def redeem(
     await defer(
         session, FULFIL_TASK, args={"tenant_id": str(tenant_id), "redemption_id": str(row.id)}
     )
+    # Stock last: buyers of one item queue on its row lock only until commit.
+    if item.stock != -1:
+        taken = await session.scalar(
+            update(CatalogItem)
+            .where(CatalogItem.id == item.id, CatalogItem.stock > 0)
+            .values(stock=CatalogItem.stock - 1)
+            .returning(CatalogItem.stock)
+            .execution_options(synchronize_session=False)
+        )
+        if taken is None:
+            raise errors.OutOfStock()
     return row, True
