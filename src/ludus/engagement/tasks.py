@@ -21,19 +21,23 @@ from ludus.engagement.catalog import processing
 from ludus.engagement.catalog.service import FULFIL_TASK
 from ludus.engagement.challenges.service import finalize_due_challenges
 
-PRODUCT_EVENTS = ("game.*", "moneylife.*", "savings.*", "loyalty.*", "classify.*", "paya.*")
+# The four gamified products (PaYa does not use the kit).
+PRODUCT_EVENTS = ("game.*", "moneylife.*", "savings.*", "loyalty.*", "classify.*")
 
 
 @handler(*PRODUCT_EVENTS, name="engagement.ingest")
 async def ingest_product_event(session: AsyncSession, event: Event) -> None:
-    user = event.data.get("user_id")
-    if event.tenant_id is None or not user:
+    try:
+        user_id = uuid.UUID(str(event.data.get("user_id")))
+    except ValueError:
+        return  # not about one user
+    if event.tenant_id is None:
         return
     amount = event.data.get("amount", 0)
     await activity.ingest(
         session,
         tenant_id=event.tenant_id,
-        user_id=uuid.UUID(str(user)),
+        user_id=user_id,
         product=str(event.data.get("product") or event.event_type.split(".", 1)[0]),
         event_id=event.event_id,
         event_type=event.event_type,
