@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -28,9 +28,10 @@ from ludus.core.kit.settings import Settings, get_settings
 TENANT_KEY = "ludus.tenant_id"
 BYPASS_KEY = "ludus.bypass"
 
-_SET_CONTEXT = text(
-    "SELECT set_config('role', :role, true), set_config('ludus.tenant_id', :tenant, true),"
-    " set_config('ludus.bypass', :bypass, true)"
+# Sent as driver SQL: this runs at the start of every transaction, so skip SQL compilation.
+_SET_CONTEXT = (
+    "SELECT set_config('role', %(role)s, true), set_config('ludus.tenant_id', %(tenant)s, true),"
+    " set_config('ludus.bypass', %(bypass)s, true)"
 )
 
 
@@ -59,7 +60,7 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 def _apply_context(session: Session, connection: Connection) -> None:
     info = session.info
-    connection.execute(
+    connection.exec_driver_sql(
         _SET_CONTEXT,
         {
             "role": info.get("db_role") or get_settings().db_app_role,
