@@ -118,6 +118,30 @@ def seed(base: str, env: dict[str, str]) -> tuple[str, str, str]:
     return slug, email, resp.json()["data"]["access_token"]
 
 
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User+system CPU of the server process and its workers (Linux /proc; 0 elsewhere)."""
+    total, todo, tick = 0.0, [pid], os.sysconf("SC_CLK_TCK")
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+        todo += _children(current)
+    return total
+
+
 # A tiny keep-alive HTTP/1.1 client: one request at a time per connection.
 
 
@@ -162,7 +186,9 @@ def post_request(path: str, body: dict[str, object], headers: dict[str, str]) ->
     return head.encode() + data
 
 
-async def drive(port: int, raw: bytes, concurrency: int, seconds: float) -> dict[str, float]:
+async def drive(
+    port: int, raw: bytes, concurrency: int, seconds: float, server_pid: int
+) -> dict[str, float]:
     conns = [await Conn.open(port) for _ in range(concurrency)]
     latencies: list[float] = []
     errors = 0
@@ -182,7 +208,9 @@ async def drive(port: int, raw: bytes, concurrency: int, seconds: float) -> dict
                 if status != 200:
                     errors += 1
 
+    cpu_before = tree_cpu_seconds(server_pid)
     await asyncio.gather(*(loop(c) for c in conns))
+    cpu = tree_cpu_seconds(server_pid) - cpu_before
     for c in conns:
         c.close()
     latencies.sort()
@@ -198,20 +226,27 @@ async def drive(port: int, raw: bytes, concurrency: int, seconds: float) -> dict
         "p99": pct(0.99),
         "mean": statistics.fmean(latencies) * 1000,
         "errors": errors,
+        "cpu_ms": cpu / max(1, len(latencies)) * 1000,
     }
 
 
 def report(label: str, r: dict[str, float]) -> None:
     print(
         f"{label:<34} {r['rps']:>9.0f}/s  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms"
-        f"  p99 {r['p99']:6.1f} ms  (n={int(r['requests'])}, non-200={int(r['errors'])})"
+        f"  p99 {r['p99']:6.1f} ms  server CPU {r['cpu_ms']:.2f} ms/req"
+        f"  (n={int(r['requests'])}, non-200={int(r['errors'])})"
     )
 
 
-async def run(port: int, slug: str, email: str, token: str, seconds: float) -> None:
+async def run(
+    port: int, slug: str, email: str, token: str, seconds: float, server_pid: int
+) -> None:
     me = get_request("/api/v1/me", token)
     for concurrency in (1, 16, 64):
-        report(f"GET /api/v1/me  c={concurrency}", await drive(port, me, concurrency, seconds))
+        report(
+            f"GET /api/v1/me  c={concurrency}",
+            await drive(port, me, concurrency, seconds, server_pid),
+        )
     login = post_request(
         "/api/v1/auth/login",
         {"email": email, "password": PASSWORD, "device_id": "bench-device"},
@@ -220,7 +255,7 @@ async def run(port: int, slug: str, email: str, token: str, seconds: float) -> N
     for concurrency in (1, 8):
         report(
             f"POST /api/v1/auth/login  c={concurrency}",
-            await drive(port, login, concurrency, seconds),
+            await drive(port, login, concurrency, seconds, server_pid),
         )
 
 
@@ -250,9 +285,10 @@ def main() -> None:
         slug, email, token = seed(base, env)
         print(
             f"ludus serve --workers {args.workers} on :{port}, log level {args.log_level}, "
-            f"{os.cpu_count()} CPUs, {args.seconds:g} s per level"
+            f"{os.cpu_count()} CPUs, {args.seconds:g} s per level, "
+            f"load average {os.getloadavg()[0]:.1f} before start"
         )
-        asyncio.run(run(port, slug, email, token, args.seconds))
+        asyncio.run(run(port, slug, email, token, args.seconds, proc.pid))
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
