@@ -270,7 +270,7 @@ async def persist(
         old,
         new,
         step.events,
-        automated=automated,
+        automated=automated or kind == "advance_day",
         card_id=card_id,
         now=now,
     )
