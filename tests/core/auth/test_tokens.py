@@ -153,3 +153,34 @@ class TestKeyRotation:
             kids = {k["kid"] for k in (await tokens.jwks(s))["keys"]}
         assert first not in kids
         assert kids
+
+
+class TestVerifiedCache:
+    async def test_cached_token_is_rechecked_against_keys_and_expiry(self, db: Database) -> None:
+        actor = await _actor(db)
+        async with db.session(system=True) as s:
+            keys = await tokens.key_store.keys(s)
+            claims = await tokens.verify_access_token(actor.token, s)
+        assert tokens.verified.get(actor.token, keys) == claims
+        kid = jwt.get_unverified_header(actor.token)["kid"]
+        without_kid = tokens._Keys(
+            {k: v for k, v in keys.public.items() if k != kid},
+            keys.expires,
+            keys.signing_kid,
+            keys.signing_private,
+            keys.loaded_at,
+        )
+        assert tokens.verified.get(actor.token, without_kid) is None
+        # Dropped from the cache: the full check runs again (and passes with the real keys).
+        assert tokens.verified.get(actor.token, keys) is None
+        async with db.session(system=True) as s:
+            assert await tokens.verify_access_token(actor.token, s) == claims
+        clock.advance(get_settings().access_token_ttl_seconds + 1)
+        assert tokens.verified.get(actor.token, keys) is None
+
+    def test_size_is_bounded(self) -> None:
+        cache = tokens.VerifiedCache(size=2)
+        claims = tokens.AccessClaims(uuid.uuid4(), None, "member", None, "j", 2**40, None, {})
+        for token in ("a", "b", "c"):
+            cache.put(token, claims, "kid")
+        assert len(cache._items) == 2 and "a" not in cache._items

@@ -179,7 +179,7 @@ class VerifiedCache:
     An entry is only reused while the token is unexpired and its key still verifies.
     """
 
-    def __init__(self, size: int = 20_000) -> None:
+    def __init__(self, size: int = 10_000) -> None:
         self.size = size
         self._items: OrderedDict[str, tuple[AccessClaims, str]] = OrderedDict()
 
