@@ -103,6 +103,26 @@ class TestRewards:
         assert resp.status_code == 201, resp.text
 
 
+class TestRules:
+    async def test_admin_sets_product_rules(self, db, client: AsyncClient) -> None:
+        _, admin, member = await world(db)
+        url = "/api/v1/rewards/admin/rules?product=savings"
+        body = {"streak": {"period": "weekly", "shield_cost": 10}, "coins": {"daily_cap": 50}}
+        assert (await client.put(url, json=body, headers=member.headers)).status_code == 403
+        resp = await client.put(url, json=body, headers=admin.headers)
+        assert resp.status_code == 200, resp.text
+        got = (await client.get(url, headers=admin.headers)).json()["data"]
+        assert (got["streak"]["period"], got["streak"]["shield_cost"]) == ("weekly", 10)
+        assert got["streak"]["insurance_cost"] == 100  # default kept
+        assert got["coins"]["daily_cap"] == 50
+        other = (
+            await client.get("/api/v1/rewards/admin/rules?product=moneylife", headers=admin.headers)
+        ).json()["data"]
+        assert other["streak"]["shield_cost"] == 50
+        bad = await client.put(url, json={"coins": {"daily_cap": "lots"}}, headers=admin.headers)
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
 class TestSocialAndBoards:
     async def test_friends_and_friend_leaderboard(self, db, client: AsyncClient) -> None:
         tenant, _, me = await world(db)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ludus.core.kit.errors import IdempotencyKeyReused
+from ludus.core.kit.errors import IdempotencyKeyReused, NotFound
 from ludus.engagement import coins, errors
 from ludus.engagement.catalog import processing
 from ludus.engagement.catalog.models import CatalogItem
@@ -188,6 +188,27 @@ class TestRules:
         )
         with pytest.raises(errors.DeliveryRequired):
             await buy(session, tenant, user, mug, key="d")
+
+
+class TestAcrossTenants:
+    async def test_partner_item_redeemed_under_rls(self, db) -> None:
+        partner, mine, other = await make_tenant(db), await make_tenant(db), await make_tenant(db)
+        user = await make_user(db, mine)
+        async with db.session(tenant_id=partner.id) as s:
+            item = await create_item(
+                s, tenant_id=partner.id, **item_fields(stock=2, visible_tenant_ids=[mine.id])
+            )
+        async with db.session(tenant_id=mine.id) as s:  # RLS on, scoped to `mine`
+            await fund(s, mine.id, user.id, 100)
+            row, _ = await buy(s, mine, user, item)
+            await processing.fulfil_one(s, row)
+            assert row.status == "fulfilled"
+        async with db.session(tenant_id=other.id) as s:
+            with pytest.raises(NotFound):
+                await buy(s, other, await make_user(db, other), item)
+        async with db.session(tenant_id=partner.id) as s:
+            stock = await s.scalar(select(CatalogItem.stock).where(CatalogItem.id == item.id))
+            assert stock == 1
 
 
 class TestCatalogSearch:

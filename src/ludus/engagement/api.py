@@ -4,21 +4,24 @@ classrooms, referrals) routes."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
+from pydantic import ValidationError
 from sqlalchemy import select
 
+from ludus.core.audit import service as audit
 from ludus.core.auth.models import Role
 from ludus.core.auth.principal import Principal, require_roles
 from ludus.core.http.session import DbSession
-from ludus.core.kit.errors import NotFound
+from ludus.core.kit.errors import NotFound, ValidationFailed
 from ludus.core.kit.pagination import PageQuery, paginated
 from ludus.core.kit.schemas import Envelope, PageEnvelope, ok
+from ludus.core.tenancy.models import Tenant
 from ludus.engagement import badges, coins, levels, referrals, service, social
 from ludus.engagement.deps import CurrentCaller
 from ludus.engagement.models import ReferralCode
-from ludus.engagement.rules import load_rules
+from ludus.engagement.rules import load_rules, rules_from_config
 from ludus.engagement.schemas import (
     AchievementsOut,
     BadgeDefinitionOut,
@@ -51,6 +54,44 @@ rewards_router = APIRouter(prefix="/rewards", tags=["rewards"])
 social_router = APIRouter(prefix="/social", tags=["social"])
 Admin = Annotated[Principal, Depends(require_roles(Role.tenant_admin))]
 Teacher = Annotated[Principal, Depends(require_roles(Role.teacher, Role.tenant_admin))]
+
+
+@rewards_router.get("/admin/rules", response_model=Envelope[dict[str, Any]])
+async def get_rules(
+    caller: CurrentCaller, principal: Admin, session: DbSession
+) -> Envelope[dict[str, Any]]:
+    """The effective rules for `?product=` (defaults merged with the tenant's settings)."""
+    rules = await load_rules(session, caller.tenant_id, caller.product)
+    return ok(rules.model_dump(mode="json"))
+
+
+@rewards_router.put("/admin/rules", response_model=Envelope[dict[str, Any]])
+async def put_rules(
+    body: dict[str, Any], caller: CurrentCaller, principal: Admin, session: DbSession
+) -> Envelope[dict[str, Any]]:
+    """Replace the tenant's engagement settings for `?product=` (validated first)."""
+    try:
+        merged = rules_from_config({"engagement": {caller.product: body}}, caller.product)
+    except ValidationError as exc:
+        raise ValidationFailed(details={"errors": exc.errors(include_url=False)}) from exc
+    tenant = await session.get(Tenant, caller.tenant_id, with_for_update=True)
+    if tenant is None:
+        raise NotFound("Tenant not found.")
+    before = tenant.config.get("engagement", {})
+    tenant.config = {**tenant.config, "engagement": {**before, caller.product: body}}
+    await session.flush()
+    await audit.record(
+        session,
+        action="engagement.rules_updated",
+        tenant_id=tenant.id,
+        actor_user_id=caller.user_id,
+        target_type="tenant",
+        target_id=tenant.id,
+        before={"engagement": before},
+        after={"engagement": tenant.config["engagement"]},
+    )
+    session.info.pop("engagement_rules", None)
+    return ok(merged.model_dump(mode="json"))
 
 
 @rewards_router.get("/balance", response_model=Envelope[BalanceOut])
