@@ -207,6 +207,45 @@ class TestLevels:
         assert (tier["tier_level"], tier["coin_bonus_pct"]) == (4, 5)
 
 
+class TestActivityCoins:
+    async def test_streak_and_tier_multiply_coins(self, db, session: AsyncSession) -> None:
+        tenant = await make_tenant(db)
+        user = await make_user(db, tenant)
+        rules = EngagementRules()
+        rules = rules.model_copy(update={"levels": []})  # keep XP exact: no level rewards
+        await service.award_xp(
+            session,
+            tenant_id=tenant.id,
+            user_id=user.id,
+            product="moneylife",
+            amount=15_000,
+            reason="x",
+            rules=rules,
+        )
+        now = clock.utcnow()
+        for i in range(7, 0, -1):  # a 7-day streak ending yesterday
+            await service.record_streak_action(
+                session,
+                tenant_id=tenant.id,
+                user_id=user.id,
+                product="moneylife",
+                at=now - timedelta(days=i),
+            )
+        before = await coins.balance(session, tenant.id, user.id)  # day-7 milestone coins
+        await service.earn_coins(
+            session,
+            tenant_id=tenant.id,
+            user_id=user.id,
+            product="moneylife",
+            base=20,
+            reason="card_decision",
+            reference="card-9",
+            idempotency_key="card-9",
+        )
+        # 20 × 1.1 (7-day streak) × 1.05 (tier 4 at 15,000 XP) = 23.1 → 23
+        assert await coins.balance(session, tenant.id, user.id) - before == 23
+
+
 class TestStreakPurchases:
     async def _streak(self, session: AsyncSession, tenant, user, days: int) -> None:
         now = clock.utcnow()

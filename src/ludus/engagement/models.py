@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -104,6 +105,13 @@ class Badge(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "code"),
         CheckConstraint("rarity IN ('common', 'rare', 'epic', 'legendary')", name="rarity"),
+        # Global badges (tenant_id null) share one code space.
+        Index(
+            "uq_engagement_badges_global_code",
+            "code",
+            unique=True,
+            postgresql_where=text("tenant_id IS NULL"),
+        ),
     )
 
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -380,3 +380,34 @@ async def sweep_streaks(
             await _broken(session, row, length)
     await session.flush()
     return len(rows)
+
+
+async def earn_coins(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    product: str,
+    base: int,
+    reason: str,
+    reference: str | None,
+    idempotency_key: str,
+) -> coins.Movement:
+    """Earn for an activity: base × streak multiplier × (1 + tier bonus), half-even rounded,
+    subject to the daily cap and velocity check."""
+    rules = await load_rules(session, tenant_id, product)
+    row = await profile(session, tenant_id, user_id, product)
+    streak_row, _ = await _streak(session, tenant_id, user_id, product)
+    current = view(streak_row, rules, clock.utcnow()).current
+    bonus = levels.tier_for(row.lifetime_xp, rules.tiers).current.coin_bonus_pct
+    amount = Decimal(base) * streaks.multiplier_for(current, rules.streak) * (100 + bonus) / 100
+    return await coins.earn(
+        session,
+        tenant_id=tenant_id,
+        user_id=user_id,
+        amount=int(amount.quantize(Decimal(1), ROUND_HALF_EVEN)),
+        reason=reason,
+        reference=reference,
+        idempotency_key=idempotency_key,
+        rules=rules.coins,
+    )

@@ -489,7 +489,7 @@ def _catalog_tables() -> None:
         sa.Column("idempotency_key", sa.String(255), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("hold_id", sa.Uuid()),
-        sa.Column("fulfillment_details", postgresql.JSONB()),
+        sa.Column("fulfillment_details", postgresql.JSONB(), nullable=False),
         sa.Column("partner_redemption_id", sa.String(100)),
         sa.Column("delivery_email", sa.String(320)),
         sa.Column("delivery_address", postgresql.JSONB()),
