@@ -19,6 +19,7 @@ from ludus.core.kit.errors import (
     NotFound,
     ValidationFailed,
     error_code,
+    from_database_error,
 )
 
 _HTTP_CODES: dict[int, type[LudusError]] = {404: NotFound, 405: MethodNotAllowed}
@@ -70,8 +71,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(_: Request, exc: IntegrityError) -> Response:
-        constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
-        return _response(Conflict(details={"constraint": constraint}))
+        return _response(from_database_error(exc) or Conflict())
 
     @app.exception_handler(DataError)
     async def data_error(_: Request, exc: DataError) -> Response:

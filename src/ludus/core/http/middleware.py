@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import structlog
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,7 +22,12 @@ from ludus.core.http.session import SESSION_STATE_KEY
 from ludus.core.idempotency import store as idem
 from ludus.core.kit import context
 from ludus.core.kit.db import get_database
-from ludus.core.kit.errors import InternalError, LudusError, PayloadTooLarge
+from ludus.core.kit.errors import (
+    InternalError,
+    LudusError,
+    PayloadTooLarge,
+    from_database_error,
+)
 from ludus.core.kit.settings import get_settings
 from ludus.core.observability import metrics
 
@@ -249,9 +255,21 @@ class TransactionMiddleware:
                 await session.close()
 
     async def _run(self, scope: Scope, receive: Receive, send: Send, state: dict[str, Any]) -> None:
+        failed: LudusError | None = None
+
         async def send_wrapper(message: Message) -> None:
+            nonlocal failed
+            if failed is not None:
+                return  # the commit failed: the app's response is replaced by the error
             if message["type"] == "http.response.start":
-                await _finish(state, commit=message["status"] < 400)
+                try:
+                    await _finish(state, commit=message["status"] < 400)
+                except Exception as exc:
+                    # Raising here would reach Starlette after "response started"; answer below.
+                    if not isinstance(exc, LudusError):
+                        log.exception("commit_failed", path=scope.get("path"))
+                    failed = exc if isinstance(exc, LudusError) else InternalError()
+                    return
             await send(message)
 
         try:
@@ -259,6 +277,8 @@ class TransactionMiddleware:
         except BaseException:
             await _finish(state, commit=False)
             raise
+        if failed is not None:
+            await send_error(send, failed)
 
     async def _run_idempotent(
         self, scope: Scope, receive: Receive, send: Send, state: dict[str, Any], claim: idem.Claim
@@ -316,10 +336,18 @@ async def _finish(state: dict[str, Any], *, commit: bool) -> None:
     session: AsyncSession | None = state.get(SESSION_STATE_KEY)
     if session is None:
         return
-    if commit:
-        await session.commit()
-    else:
+    if not commit:
         await session.rollback()
+        return
+    try:
+        await session.commit()
+    except DBAPIError as exc:
+        # Deferred constraints and serialization failures surface at commit.
+        await session.rollback()
+        error = from_database_error(exc)
+        if error is None:
+            raise
+        raise error from exc
 
 
 async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:

@@ -146,3 +146,30 @@ class ServiceUnavailable(LudusError):
     status_code = 503
     code = "SERVICE_UNAVAILABLE"
     message = "The service is temporarily unavailable."
+
+
+class ConcurrentUpdate(LudusError):
+    status_code = 409
+    code = "CONCURRENT_UPDATE"
+    message = "Another request changed the same data; retry the request."
+
+
+# Database constraint name → the business error it means (modules register theirs).
+CONSTRAINT_ERRORS: dict[str, type[LudusError]] = {}
+
+
+def register_constraint_error(constraint: str, error: type[LudusError]) -> None:
+    CONSTRAINT_ERRORS[constraint] = error
+
+
+def from_database_error(exc: BaseException) -> LudusError | None:
+    """The business error a database exception stands for, or None if it is a real fault."""
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None)
+    if state in ("40001", "40P01"):
+        return ConcurrentUpdate()
+    if state is None or not state.startswith("23"):  # integrity constraint violations
+        return None
+    constraint = getattr(getattr(orig, "diag", None), "constraint_name", None)
+    error = CONSTRAINT_ERRORS.get(constraint or "", Conflict)
+    return error(details={"constraint": constraint} if constraint else {})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ludus.core.kit.errors import LudusError
+from ludus.core.kit.errors import LudusError, register_constraint_error
 
 
 class LedgerError(LudusError):
@@ -129,3 +129,7 @@ BY_CODE: dict[str, type[LedgerError]] = {
         IdempotencyConflict,
     )
 }
+
+
+# The deferred balance trigger fires at commit; the request then answers UNBALANCED.
+register_constraint_error("ledger_postings_balanced", Unbalanced)
