@@ -1,6 +1,6 @@
 """Live public feed across server processes.
 
-A public payment sends `pg_notify('paya_feed', …)` in its own transaction, so PostgreSQL
+A public payment runs `pg_notify('paya_feed', …)` in its own transaction, so PostgreSQL
 delivers it only if (and when) the transfer commits. Each server process keeps ONE listening
 connection (started with its first subscriber) and fans notifications out to its local
 subscribers' queues (SSE streams and WebSockets), filtered by tenant.
@@ -17,8 +17,6 @@ from typing import Any
 import orjson
 import psycopg
 import structlog
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.kit.db import get_database
 
@@ -27,11 +25,9 @@ QUEUE_SIZE = 1000
 log = structlog.get_logger("ludus.paya.feed")
 
 
-async def publish(session: AsyncSession, tenant_id: uuid.UUID, item: dict[str, Any]) -> None:
-    """Queue a feed item for delivery when the caller's transaction commits."""
-    payload = orjson.dumps({"tenant_id": str(tenant_id), "item": item}).decode()
-    await session.execute(text("SELECT pg_notify(:channel, :payload)"),
-                          {"channel": CHANNEL, "payload": payload})  # fmt: skip
+def payload(tenant_id: uuid.UUID, item: dict[str, Any]) -> str:
+    """The NOTIFY payload for a feed item (the sender runs `pg_notify` in its transaction)."""
+    return orjson.dumps({"tenant_id": str(tenant_id), "item": item}).decode()
 
 
 class FeedHub:

@@ -1,5 +1,6 @@
-"""Fraud evaluation on each movement: gather the recent activity around a payment, run the
-pure rules (rules.py), and open one flag per (user, rule) until an admin resolves it.
+"""Fraud evaluation on each payment: run the pure rules (rules.py) over the activity read
+with the send's limits (p2p.py), and open one flag per (user, rule) until an admin resolves
+it.
 
 Flags do not block payments by themselves: they queue the account for review and make it
 ineligible for rewards; an admin decides whether to freeze.
@@ -9,55 +10,38 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.events.service import emit
 from ludus.paya import repository as repo
 from ludus.paya.config import PayaConfig
+from ludus.paya.p2p import SendFacts
 from ludus.paya.rules import Activity, Finding, PaymentFact, evaluate
 
 SOURCE = "paya"
 
 
-async def check_payment(
-    session: AsyncSession,
-    *,
-    tenant_id: uuid.UUID,
+def findings_for_send(
     config: PayaConfig,
+    facts: SendFacts,
     payment: PaymentFact,
-    recent: Sequence[PaymentFact],
     created_at: dict[uuid.UUID, datetime],
     now: datetime,
 ) -> list[Finding]:
-    """Evaluate every rule for a payment just made; store and announce new flags.
-
-    `recent` is the last 24 hours of payments involving the sender or the recipient
-    (already read for the limit checks), including this one.
-    """
-    rules = config.fraud
-    loads = await repo.recent_loads(
-        session,
-        tenant_id,
-        payment.sender,
-        payment.at - timedelta(minutes=rules.load_then_send_minutes),
-    )
-    sent, public = await repo.sent_counts(
-        session, tenant_id, payment.sender, now - timedelta(days=rules.private_only_window_days)
-    )
+    """The rules' findings for a payment just made, from the facts read with its limits
+    (p2p.send_facts); rules whose flag is already open are not evaluated."""
     activity = Activity(
         now=now,
         payment=payment,
-        recent=recent,
-        loads=loads,
+        recent=[*facts.recent, payment],
+        loads=facts.loads,
         created_at=created_at,
-        sender_sent_in_window=sent,
-        sender_public_in_window=public,
+        sender_sent_in_window=facts.sent_in_window + 1,
+        sender_public_in_window=facts.public_in_window + payment.public,
     )
-    findings = evaluate(activity, rules, config.new_account)
-    await record(session, tenant_id, findings)
-    return findings
+    return evaluate(activity, config.fraud, config.new_account, skip=facts.skip)
 
 
 async def record(session: AsyncSession, tenant_id: uuid.UUID, findings: Sequence[Finding]) -> int:

@@ -22,7 +22,7 @@ from ludus.paya.models import (
     ReserveSnapshot,
     Revenue,
 )
-from ludus.paya.rules import LoadFact, PaymentFact
+from ludus.paya.rules import LoadFact
 
 SETTLED_OR_OPEN = ("queued", "pending", "settled")
 
@@ -61,38 +61,6 @@ async def search_profiles(
         select(Profile).where(where).order_by(Profile.username_key).offset(offset).limit(limit)
     )
     return rows.scalars().all(), total
-
-
-async def payments_around(
-    session: AsyncSession, tenant_id: uuid.UUID, users: Sequence[uuid.UUID], since: datetime
-) -> list[PaymentFact]:
-    rows = await session.execute(
-        select(
-            Payment.sender_id, Payment.recipient_id, Payment.amount, Payment.public,
-            Payment.created_at,
-        ).where(
-            Payment.tenant_id == tenant_id,
-            Payment.created_at >= since,
-            or_(Payment.sender_id.in_(users), Payment.recipient_id.in_(users)),
-        )
-    )  # fmt: skip
-    return [PaymentFact(r[0], r[1], r[2], r[3], r[4]) for r in rows]
-
-
-async def sent_counts(
-    session: AsyncSession, tenant_id: uuid.UUID, sender: uuid.UUID, since: datetime
-) -> tuple[int, int]:
-    """(payments sent, public payments sent) since `since`."""
-    row = (
-        await session.execute(
-            select(func.count(), func.count().filter(Payment.public)).where(
-                Payment.tenant_id == tenant_id,
-                Payment.sender_id == sender,
-                Payment.created_at >= since,
-            )
-        )
-    ).one()
-    return int(row[0]), int(row[1])
 
 
 async def recent_loads(

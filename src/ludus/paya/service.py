@@ -3,13 +3,12 @@
 A transfer locks the sender's profile row first, so the sender's limit checks and the
 debit are serialized (200 concurrent sends cannot overspend or slip past a limit); the
 ledger then locks both wallets in id order. The feed NOTIFY is sent in the same
-transaction, so it is delivered only if the transfer commits.
+transaction, so it is delivered only if the transfer commits. The SQL is in p2p.py.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,10 +20,11 @@ from ludus.core.kit import clock
 from ludus.core.kit.errors import IdempotencyKeyReused, error_code
 from ludus.core.ledger import service as ledger
 from ludus.core.ledger.errors import AccountFrozen
-from ludus.paya import accounts, feed, fraud, usernames
+from ludus.paya import accounts, feed, fraud, p2p, usernames
 from ludus.paya import repository as repo
 from ludus.paya.config import PayaConfig
 from ludus.paya.models import Payment, Profile
+from ludus.paya.p2p import Party, SendFacts
 from ludus.paya.rules import PaymentFact
 from ludus.paya.schemas import ProfileCreate, TransferCreate
 
@@ -38,6 +38,10 @@ LimitExceeded = error_code(
     422, "TRANSFER_LIMIT_EXCEEDED", "This transfer is over one of your limits."
 )
 P2P_KIND = "paya.p2p"
+PAYMENT_COLUMNS = (
+    "id", "tenant_id", "sender_id", "recipient_id", "sender_username", "recipient_username",
+    "amount", "memo", "public", "ledger_tx_id", "idempotency_key", "created_at",
+)  # fmt: skip
 
 
 async def create_profile(
@@ -97,35 +101,26 @@ def restrictions(profile: Profile, config: PayaConfig, now: datetime) -> dict[st
 
 
 def check_limits(
-    config: PayaConfig,
-    sender: Profile,
-    recipient_id: uuid.UUID,
-    amount: int,
-    recent: Sequence[PaymentFact],
-    now: datetime,
+    config: PayaConfig, sender: Party, amount: int, facts: SendFacts, now: datetime
 ) -> None:
     """Refuse a transfer over any limit. Hours and days are rolling windows."""
     limits = config.limits
-    mine = [p for p in recent if p.sender == sender.user_id and p.at >= now - timedelta(days=1)]
-    last_hour = [p for p in mine if p.at >= now - timedelta(hours=1)]
-    recipients = {p.recipient for p in mine}
 
     def refuse(limit: str, value: int) -> None:
         raise LimitExceeded(details={"limit": limit, "value": value})
 
     if amount > limits.max_transfer:
         refuse("max_transfer", limits.max_transfer)
-    if len(last_hour) >= limits.sends_per_hour:
+    if facts.sends_hour >= limits.sends_per_hour:
         refuse("sends_per_hour", limits.sends_per_hour)
-    if len(mine) >= limits.sends_per_day:
+    if facts.sends_day >= limits.sends_per_day:
         refuse("sends_per_day", limits.sends_per_day)
-    if recipient_id not in recipients and len(recipients) >= limits.unique_recipients_per_day:
+    if not facts.paid_recipient_today and facts.recipients_day >= limits.unique_recipients_per_day:
         refuse("unique_recipients_per_day", limits.unique_recipients_per_day)
     new = config.new_account
-    if now < sender.created_at + timedelta(days=new.cooling_period_days):
-        sent_today = sum(p.amount for p in mine)
-        if sent_today + amount > new.cooling_daily_send_limit:
-            refuse("cooling_period_daily_send", new.cooling_daily_send_limit)
+    cooling = now < sender.created_at + timedelta(days=new.cooling_period_days)
+    if cooling and facts.sent_today + amount > new.cooling_daily_send_limit:
+        refuse("cooling_period_daily_send", new.cooling_daily_send_limit)
 
 
 async def send(
@@ -136,14 +131,18 @@ async def send(
     data: TransferCreate,
     idempotency_key: str | None,
 ) -> Payment:
+    """Pay @username: 4 statements (lock, facts, ledger call, insert + NOTIFY) in steady
+    state; flags are written only when a rule fires for the first time."""
     config = await accounts.rules(session, tenant_id)
     if len(data.memo) > config.limits.max_memo_length:
         raise MemoTooLong(details={"max_length": config.limits.max_memo_length})
-    sender = await require_profile(session, tenant_id, sender_user_id, lock=True)
+    to_key = usernames.normalize(data.to)
+    sender, recipient = await p2p.lock_parties(session, tenant_id, sender_user_id, to_key)
+    if sender is None:
+        raise ProfileRequired()
     key = idempotency_key or uuid.uuid4().hex
     if sender.status == "frozen":
         raise AccountFrozen(details={"username": sender.username, "side": "sender"})
-    recipient = await repo.profile_by_username(session, tenant_id, usernames.normalize(data.to))
     if recipient is None:
         raise RecipientNotFound(details={"to": data.to})
     if recipient.user_id == sender.user_id:
@@ -151,9 +150,11 @@ async def send(
     if recipient.status == "frozen":
         raise AccountFrozen(details={"username": recipient.username, "side": "recipient"})
     now = clock.utcnow()
-    users = [sender.user_id, recipient.user_id]
-    recent = await repo.payments_around(session, tenant_id, users, now - timedelta(days=1))
-    check_limits(config, sender, recipient.user_id, data.amount, recent, now)
+    facts = await p2p.send_facts(
+        session, tenant_id, sender=sender, recipient=recipient, public=data.public,
+        config=config, now=now,
+    )  # fmt: skip
+    check_limits(config, sender, data.amount, facts, now)
     tx = await ledger.move(
         session,
         tenant_id=tenant_id,
@@ -162,7 +163,7 @@ async def send(
         from_account=sender.wallet_account_id,
         to_account=recipient.wallet_account_id,
         amount=data.amount,
-        metadata={"to": recipient.username_key, "public": data.public},
+        metadata={"to": to_key, "public": data.public},
     )
     if tx.replayed:  # the same key already paid (a retry that got past the request layer)
         earlier = await repo.payment_by_key(session, tenant_id, sender.user_id, key)
@@ -183,20 +184,16 @@ async def send(
         idempotency_key=idempotency_key,
         created_at=now,
     )
-    session.add(payment)
-    await session.flush()
-    fact = PaymentFact(sender.user_id, recipient.user_id, data.amount, data.public, now)
-    await fraud.check_payment(
-        session,
-        tenant_id=tenant_id,
-        config=config,
-        payment=fact,
-        recent=[*recent, fact],
-        created_at={sender.user_id: sender.created_at, recipient.user_id: recipient.created_at},
-        now=now,
-    )
+    notify = None
     if data.public:
-        await feed.publish(session, tenant_id, feed_item(payment, config))
+        notify = (feed.CHANNEL, feed.payload(tenant_id, feed_item(payment, config)))
+    values = {c: getattr(payment, c) for c in PAYMENT_COLUMNS}
+    await p2p.insert_payment(session, values, notify)
+    fact = PaymentFact(sender.user_id, recipient.user_id, data.amount, data.public, now)
+    created = {sender.user_id: sender.created_at, recipient.user_id: recipient.created_at}
+    findings = fraud.findings_for_send(config, facts, fact, created, now)
+    if findings:
+        await fraud.record(session, tenant_id, findings)
     return payment
 
 
