@@ -5,9 +5,12 @@
     BENCH_GAMES=100000 BENCH_SECONDS=30 .venv/bin/python bench/moneylife.py
 
 1. Engine month-end games/s on one core (no I/O): `run_month_end` over prepared states.
-2. API latency: `ludus serve` (one process) on a fresh database; 32 players each create a
-   game, then loop: decide every pending card (POST card-decision), advance the day (POST
-   advance-day). p50/p95/p99 per endpoint over BENCH_SECONDS (default 20).
+2. API latency: `ludus serve` (BENCH_SERVER_WORKERS processes, default 2 = one per core)
+   on a fresh database; 32 players each create a game, then loop: decide every pending card
+   (POST card-decision), advance the day (POST advance-day). Two passes of BENCH_SECONDS
+   (default 20): back to back with no think time (a saturation test: latency = queueing
+   behind 31 others), then with a think time of ~BENCH_THINK_MS (default 1,000 ms, uniform
+   ±50 %) before each request, like players reading a card. p50/p95/p99 per endpoint.
 3. Month-end at scale: BENCH_GAMES stored games (default 20,000) sitting on 31 January are
    written with COPY; `monthend.plan` splits them into 500-game batches and two
    `ludus worker -q moneylife --concurrency 1` processes run them. Prints the wall time and
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -47,9 +52,11 @@ from api_auth import (
 )
 
 warnings.simplefilter("ignore")
-PLAYERS = 32
+PLAYERS = int(os.environ.get("BENCH_PLAYERS", "32"))
 GAMES = int(os.environ.get("BENCH_GAMES", "20000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
+THINK = float(os.environ.get("BENCH_THINK_MS", "1000")) / 1000
+SERVER_WORKERS = int(os.environ.get("BENCH_SERVER_WORKERS", "2"))
 TEMPLATES = 64
 
 
@@ -77,7 +84,12 @@ async def new_game(client: httpx.AsyncClient, token: str) -> str:
 
 
 async def player(
-    client: httpx.AsyncClient, token: str, game: str, stop: float, lat: dict[str, list[float]]
+    client: httpx.AsyncClient,
+    token: str,
+    game: str,
+    stop: float,
+    lat: dict[str, list[float]],
+    think: float,
 ) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     base = f"/api/v1/game/{game}"
@@ -89,6 +101,8 @@ async def player(
     )
     while time.perf_counter() < stop:
         for card in cards:
+            if think:
+                await asyncio.sleep(random.uniform(0.5, 1.5) * think)
             option = min(card["options"], key=lambda o: o["cost"] - o["gain"])["option_id"]
             t0 = time.perf_counter()
             resp = await client.post(
@@ -113,6 +127,8 @@ async def player(
                 )
                 version = resp.json()["data"]["state_version"]
                 break
+        if think:
+            await asyncio.sleep(random.uniform(0.5, 1.5) * think)
         t0 = time.perf_counter()
         resp = await client.post(
             base + "/advance-day",
@@ -132,18 +148,24 @@ async def player(
             cards = summary["pending_cards"]
 
 
-async def api_phase(port: int, tokens: list[str]) -> None:
+async def api_phase(port: int, tokens: list[str], think: float) -> None:
     lat: dict[str, list[float]] = {"card-decision": [], "advance-day": [], "errors": []}
     limits = httpx.Limits(max_connections=PLAYERS, max_keepalive_connections=PLAYERS)
+    # httpx's async transport writes a POST's head and body separately; without TCP_NODELAY
+    # Nagle holds the body until the server's delayed ACK (~40-200 ms per request).
+    transport = httpx.AsyncHTTPTransport(
+        limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+    )
     async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30
+        base_url=f"http://127.0.0.1:{port}", transport=transport, timeout=30
     ) as client:
         games = [await new_game(client, t) for t in tokens]
         stop = time.perf_counter() + SECONDS
         await asyncio.gather(
-            *(player(client, t, g, stop, lat) for t, g in zip(tokens, games, strict=True))
+            *(player(client, t, g, stop, lat, think) for t, g in zip(tokens, games, strict=True))
         )
-    print(f"non-200 advance-day answers: {len(lat.pop('errors'))}")
+    label = f"think time ~{think * 1000:.0f} ms" if think else "no think time (saturation)"
+    print(f"API, {PLAYERS} players, {label}; non-200 advance-day: {len(lat.pop('errors'))}")
     for name, values in lat.items():
         print(
             f"{name}: {len(values)} requests at {PLAYERS} players, p50 {pct(values, 0.5):.1f} ms,"
@@ -288,12 +310,15 @@ def main() -> None:
     url, server = make_database(data_dir)
     env = server_env(url, data_dir, "WARNING")
     port = free_port()
-    proc = subprocess.Popen([LUDUS, "serve", "--port", str(port), "--workers", "1"], env=env)
+    proc = subprocess.Popen(
+        [LUDUS, "serve", "--port", str(port), "--workers", str(SERVER_WORKERS)], env=env
+    )
     try:
         wait_ready(f"http://127.0.0.1:{port}", proc)
         slug, _, token = seed(f"http://127.0.0.1:{port}", env)
         tokens = [token, *register_players(port, slug, PLAYERS - 1)]
-        asyncio.run(api_phase(port, tokens))
+        for think in (0.0, THINK):
+            asyncio.run(api_phase(port, tokens, think))
     finally:
         proc.terminate()
         proc.wait(timeout=30)

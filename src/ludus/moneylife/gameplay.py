@@ -133,12 +133,9 @@ def day_number_of(loaded: Loaded, when: date | None) -> int:
     return -1 if when is None else (when - loaded.start).days
 
 
-async def load_for(
-    session: AsyncSession, player: Player, game_id: uuid.UUID, expected: int | None = None
-) -> Loaded:
-    loaded = await service.load(session, player.tenant_id, game_id, player.user_id)
-    service.check_version(loaded, expected)
-    return loaded
+async def load_for(session: AsyncSession, player: Player, game_id: uuid.UUID) -> Loaded:
+    """Read-only load (no row lock)."""
+    return await service.load(session, player.tenant_id, game_id, player.user_id, lock=False)
 
 
 def next_trading_date(loaded: Loaded) -> date:

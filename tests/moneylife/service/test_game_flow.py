@@ -121,3 +121,44 @@ class TestTenantIsolation:
         other = await make_actor(db, tenant)
         resp = await client.get(f"/api/v1/game/{game_id}", headers=other.headers)
         assert resp.status_code == 404
+
+
+class TestAdvanceRules:
+    async def test_pending_cards_block_the_day_and_idempotency_key_replays(
+        self, client: AsyncClient, db: Database
+    ) -> None:
+        actor = await make_actor(db, await make_tenant(db))
+        game_id = (await create_game(client, actor))["game_id"]
+        info = await summary(client, actor, game_id)
+        body = {
+            "current_game_date": info["current_game_date"],
+            "state_version": info["state_version"],
+        }
+        resp = await client.post(
+            f"/api/v1/game/{game_id}/advance-day", json=body, headers=actor.headers
+        )
+        assert resp.status_code == 409
+        assert resp.json()["error"]["code"] == "CARDS_PENDING"
+
+        card = info["pending_cards"][0]
+        decision = {
+            "card_instance_id": card["card_instance_id"],
+            "selected_option_id": cheapest(card),
+            "state_version": info["state_version"],
+        }
+        headers = {**actor.headers, "Idempotency-Key": f"k-{game_id}"}
+        first = await client.post(
+            f"/api/v1/game/{game_id}/card-decision", json=decision, headers=headers
+        )
+        again = await client.post(
+            f"/api/v1/game/{game_id}/card-decision", json=decision, headers=headers
+        )
+        assert first.status_code == again.status_code == 200
+        assert again.headers.get("Idempotent-Replayed") == "true"
+        assert again.json() == first.json()
+        assert len(await outbox(db, game_id, "game.card.resolved")) == 1
+        stale = await client.post(
+            f"/api/v1/game/{game_id}/card-decision", json=decision, headers=actor.headers
+        )
+        assert stale.status_code == 409
+        assert stale.json()["error"]["code"] == "STALE_STATE"
