@@ -307,9 +307,7 @@ ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 
 
 async def _callback(slug: str, token: str, kind: CallbackKind, request: Request) -> JSONResponse:
-    # The request session is taken here, not through the `DbSession` dependency: that one is
-    # a sync function, which FastAPI runs on a worker thread, a hop this hot path can skip.
-    session = request_session(request)
+    session = await request_session(request)
     client = request.client
     raw = await request.body()
     await inbox.receive(session, slug, token, kind, raw, client.host if client else None)

@@ -97,3 +97,25 @@ class TestRateLimitExemptions:
         assert statuses == [404, 404, 404, 404]
         limited = [(await client.get("/api/v1/nope")).status_code for _ in range(3)]
         assert limited == [404, 404, 429]
+
+
+class TestRateLimiterBackends:
+    async def test_memory_and_redis_count_the_same(self) -> None:
+        import socket
+        import uuid
+
+        import pytest
+
+        from ludus.core.http.ratelimit import RateLimiter
+
+        backends = [RateLimiter(None)]
+        try:
+            socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+            backends.append(RateLimiter("redis://127.0.0.1:6379/0"))
+        except OSError:
+            pytest.skip("no Redis on 127.0.0.1:6379")
+        for limiter in backends:
+            key = uuid.uuid4().hex
+            decisions = [await limiter.hit("3/minute", "test", key) for _ in range(4)]
+            assert [d.allowed for d in decisions] == [True, True, True, False]
+            assert [d.remaining for d in decisions] == [2, 1, 0, 0]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItem, parse, storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.strategies import MovingWindowRateLimiter as SyncMovingWindowRateLimiter
 
 from ludus.core.kit.errors import RateLimited
 from ludus.core.kit.settings import get_settings
@@ -21,13 +23,16 @@ class Decision:
 
 class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
-        uri = "async+memory://"
-        options: dict[str, str] = {}
+        # In memory, the synchronous storage is used: its calls are plain dict work, while the
+        # async memory storage hands every hit to a thread.
+        self.redis = bool(redis_url)
         if redis_url:
-            uri = "async+" + redis_url
-            options["implementation"] = "redispy"
-        self.storage = storage.storage_from_string(uri, **options)
-        self.strategy = MovingWindowRateLimiter(self.storage)
+            redis_storage = storage.storage_from_string(
+                "async+" + redis_url, implementation="redispy"
+            )
+            self.strategy: Any = MovingWindowRateLimiter(redis_storage)
+        else:
+            self.strategy = SyncMovingWindowRateLimiter(storage.MemoryStorage())
         self._items: dict[str, RateLimitItem] = {}
 
     def _item(self, limit: str) -> RateLimitItem:
@@ -38,8 +43,12 @@ class RateLimiter:
 
     async def hit(self, limit: str, *key: str) -> Decision:
         item = self._item(limit)
-        allowed = await self.strategy.hit(item, *key)
-        stats = await self.strategy.get_window_stats(item, *key)
+        if self.redis:
+            allowed = await self.strategy.hit(item, *key)
+            stats = await self.strategy.get_window_stats(item, *key)
+        else:
+            allowed = self.strategy.hit(item, *key)
+            stats = self.strategy.get_window_stats(item, *key)
         return Decision(allowed, item.amount, stats.remaining, int(stats.reset_time))
 
     async def check(self, limit: str, *key: str) -> None:

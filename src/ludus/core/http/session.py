@@ -12,7 +12,8 @@ from ludus.core.kit.db import get_database
 SESSION_STATE_KEY = "ludus_db_session"
 
 
-def request_session(request: Request) -> AsyncSession:
+async def request_session(request: Request) -> AsyncSession:
+    # async on purpose: FastAPI runs plain-def dependencies in a worker thread.
     state = request.scope.setdefault("state", {})
     session: AsyncSession | None = state.get(SESSION_STATE_KEY)
     if session is None:
