@@ -55,6 +55,7 @@ warnings.simplefilter("ignore")
 PLAYERS = int(os.environ.get("BENCH_PLAYERS", "32"))
 GAMES = int(os.environ.get("BENCH_GAMES", "20000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
+DROPPED = 0
 THINK = float(os.environ.get("BENCH_THINK_MS", "1000")) / 1000
 SERVER_WORKERS = int(os.environ.get("BENCH_SERVER_WORKERS", "2"))
 TEMPLATES = 64
@@ -83,6 +84,19 @@ async def new_game(client: httpx.AsyncClient, token: str) -> str:
     return str(resp.json()["data"]["game_id"])
 
 
+async def post(client: httpx.AsyncClient, url: str, **kwargs: object) -> httpx.Response:
+    """POST, retrying on a dropped keep-alive connection (counted in `DROPPED`)."""
+    global DROPPED
+    for attempt in range(3):
+        try:
+            return await client.post(url, **kwargs)  # type: ignore[arg-type]
+        except httpx.TransportError:
+            DROPPED += 1
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def player(
     client: httpx.AsyncClient,
     token: str,
@@ -105,7 +119,8 @@ async def player(
                 await asyncio.sleep(random.uniform(0.5, 1.5) * think)
             option = min(card["options"], key=lambda o: o["cost"] - o["gain"])["option_id"]
             t0 = time.perf_counter()
-            resp = await client.post(
+            resp = await post(
+                client,
                 base + "/card-decision",
                 headers=headers,
                 json={
@@ -120,7 +135,8 @@ async def player(
             else:
                 if resp.status_code != 422:
                     print("card-decision:", resp.status_code, resp.text[:300])
-                resp = await client.post(
+                resp = await post(
+                    client,
                     base + "/actions",
                     headers=headers,
                     json={"action": {"type": "skip_all_cards"}, "state_version": version},
@@ -130,7 +146,8 @@ async def player(
         if think:
             await asyncio.sleep(random.uniform(0.5, 1.5) * think)
         t0 = time.perf_counter()
-        resp = await client.post(
+        resp = await post(
+            client,
             base + "/advance-day",
             headers=headers,
             json={"current_game_date": day, "state_version": version},
@@ -165,7 +182,10 @@ async def api_phase(port: int, tokens: list[str], think: float) -> None:
             *(player(client, t, g, stop, lat, think) for t, g in zip(tokens, games, strict=True))
         )
     label = f"think time ~{think * 1000:.0f} ms" if think else "no think time (saturation)"
-    print(f"API, {PLAYERS} players, {label}; non-200 advance-day: {len(lat.pop('errors'))}")
+    print(
+        f"API, {PLAYERS} players, {label}; non-200 advance-day: {len(lat.pop('errors'))},"
+        f" dropped connections retried: {DROPPED}"
+    )
     for name, values in lat.items():
         print(
             f"{name}: {len(values)} requests at {PLAYERS} players, p50 {pct(values, 0.5):.1f} ms,"

@@ -21,13 +21,14 @@ from tests.moneylife.service.helpers import cheapest, create_game, scalar, summa
 
 
 def sponsored_card(card_id: str) -> dict[str, Any]:
+    """A card weighted to be dealt first (other cards: weight ~10 each, ~10^-5 odds)."""
     return {
         "id": card_id,
         "category": "financial",
         "title": "Bank of Test: open a savings pot",
         "description": "Your bank offers a bonus for a new savings pot.",
         "personas": ["teen", "student", "young_adult", "parent"],
-        "weight": 10_000,
+        "weight": 10**8,
         "options": [
             {"id": "open", "label": "Open it", "gain": 5, "quality": "good"},
             {"id": "skip", "label": "Not now", "quality": "ok"},
