@@ -6,10 +6,12 @@
 Starts `ludus serve` (uvicorn, --workers N) on a fresh database, seeds a PaYa tenant with
 128 funded members (through the real load flow against the sandbox bank), then drives
 `POST /api/v1/paya/transfers` (each with its own Idempotency-Key) at 8 and 64 concurrent
-senders, to uniform recipients and to one hot merchant, and reports sends/s and
-p50/p95/p99. Then: 200 concurrent sends from one sender funded for 100 (exactly 100 must
-succeed, and replaying the 200 keys must not send again), and the feed fan-out latency from
-the payment's commit to SSE clients spread over the server processes.
+senders, to uniform recipients and to one hot merchant (listed in `hot_recipients`, so
+credited through a sharded incoming account; then the same load to a plain wallet for
+comparison), and reports sends/s and p50/p95/p99 with the machine's load average. Then:
+200 concurrent sends from one sender funded for 100 (exactly 100 must succeed, and
+replaying the 200 keys must not send again), and the feed fan-out latency from the
+payment's commit to SSE clients spread over the server processes.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ OPEN = {
         "unique_recipients_per_day": 10_000_000, "max_load_per_week": 100_000_000,
     },
     "new_account": {"first_week_max_load": 100_000_000, "cooling_daily_send_limit": 100_000_000},
+    "hot_recipients": ["member0"],  # the hot merchant: credited through a sharded account
 }  # fmt: skip
 
 
@@ -160,7 +163,8 @@ def summary(latencies: list[float], seconds: float, errors: int) -> dict[str, fl
 def report(label: str, r: dict[str, float]) -> None:
     print(
         f"{label:<40} {r['rps']:>7.0f}/s  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms"
-        f"  p99 {r['p99']:6.1f} ms  (n={int(r['n'])}, non-201={int(r['errors'])})"
+        f"  p99 {r['p99']:6.1f} ms  (n={int(r['n'])}, non-201={int(r['errors'])},"
+        f" load {os.getloadavg()[0]:.1f})"
     )
 
 
@@ -235,9 +239,14 @@ async def run(port: int, slug: str, members: list[tuple[str, str]], limited: Any
         senders = members[:concurrency]
         report(f"P2P uniform recipients  c={concurrency}",
                await drive_sends(port, senders, names, seconds))  # fmt: skip
-        report(f"P2P one hot merchant    c={concurrency}",
-               await drive_sends(port, senders[1:] if concurrency > 1 else senders,
-                                 [names[0]], seconds))  # fmt: skip
+        report(
+            f"P2P one hot merchant    c={concurrency}",
+            await drive_sends(port, members[2 : concurrency + 2], [names[0]], seconds),
+        )
+        report(
+            f"  same, plain wallet    c={concurrency}",
+            await drive_sends(port, members[2 : concurrency + 2], [names[1]], seconds),
+        )
     await double_spend_check(port, limited, names[0])
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
         me = await http.get("/api/v1/paya/me", headers={"Authorization": f"Bearer {limited[1]}"})

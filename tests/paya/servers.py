@@ -17,6 +17,7 @@ import httpx
 from tests.paya.fake_providers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+READY_SECONDS = 120.0
 
 
 @contextmanager
@@ -52,7 +53,7 @@ def api_servers(count: int, extra_env: dict[str, str] | None = None) -> Iterator
                     cwd=ROOT,
                     env=env,
                     stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
+                    stderr=logs,
                 )
             )
             urls.append(f"http://127.0.0.1:{port}")
@@ -71,16 +72,22 @@ def api_servers(count: int, extra_env: dict[str, str] | None = None) -> Iterator
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], logs: IO[bytes]) -> None:
-    deadline = time.monotonic() + 120
+    """Poll the cheap liveness probe until the app serves (a loaded machine may take tens of
+    seconds to import it), then check the database once through the readiness probe."""
+    deadline = time.monotonic() + READY_SECONDS
+    path = "/health/live"
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             logs.seek(0)
             err = logs.read().decode(errors="replace")
             raise RuntimeError(f"server exited: {err[-2000:]}")
         try:
-            if httpx.get(f"{url}/health/ready", timeout=5).status_code == 200:
-                return
+            if httpx.get(f"{url}{path}", timeout=5).status_code == 200:
+                if path == "/health/ready":
+                    return
+                path = "/health/ready"
+                continue
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"{url} did not become ready")
+    raise RuntimeError(f"{url} did not become ready within {READY_SECONDS} s")

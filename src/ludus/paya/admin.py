@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from ludus.core.events.service import emit
 from ludus.core.kit import clock
 from ludus.core.kit.errors import NotFound, error_code
 from ludus.core.ledger import service as ledger
+from ludus.core.ledger.models import LedgerTransaction
 from ludus.paya import accounts, usernames
 from ludus.paya import repository as repo
 from ludus.paya.models import Flag, Movement, Payment, Profile, Revenue
@@ -129,16 +131,24 @@ async def adjust(
     source, target = (accts.ops, profile.wallet_account_id)
     if amount < 0:
         source, target = target, source
-    tx = await ledger.move(
-        session,
-        tenant_id=profile.tenant_id,
-        idempotency_key=f"paya:adjust:{key}",
-        kind="paya.adjustment",
-        from_account=source,
-        to_account=target,
-        amount=abs(amount),
-        metadata={"reason": reason, "by": str(actor), "user_id": str(profile.user_id)},
-    )
+
+    def move() -> Awaitable[LedgerTransaction]:
+        return ledger.move(
+            session,
+            tenant_id=profile.tenant_id,
+            idempotency_key=f"paya:adjust:{key}",
+            kind="paya.adjustment",
+            from_account=source,
+            to_account=target,
+            amount=abs(amount),
+            metadata={"reason": reason, "by": str(actor), "user_id": str(profile.user_id)},
+        )
+
+    if amount < 0:  # a debit may need what waits in a hot member's incoming account
+        wallet = profile.wallet_account_id
+        tx = await accounts.debit(session, profile.tenant_id, profile.user_id, wallet, move)
+    else:
+        tx = await move()
     await _audit(session, "adjusted", profile, actor, _state(profile),
                  {"amount": amount, "reason": reason, "transaction_id": str(tx.id)})  # fmt: skip
     return tx.id

@@ -59,7 +59,7 @@ async def my_profile(session: AsyncSession, p: Profile) -> MyProfile:
         **public_profile(p).model_dump(),
         user_id=p.user_id,
         status=p.status,
-        balance=await accounts.balance(session, p.tenant_id, p.wallet_account_id),
+        balance=await accounts.member_balance(session, p.tenant_id, p.user_id, p.wallet_account_id),
         pending=await repo.pending_loads(session, p.tenant_id, p.user_id),
         ineligible_until=p.ineligible_until,
         restrictions=service.restrictions(p, config, clock.utcnow()),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ASSET = "TOKEN"
@@ -63,6 +63,13 @@ class PayaConfig(BaseModel):
     fraud: FraudRules = Field(default_factory=FraudRules)
     rewards: Rewards = Field(default_factory=Rewards)
     feed_show_amounts: bool = False
+    # Busy merchants: payments to them go to a sharded incoming account (accounts.py).
+    hot_recipients: list[str] = Field(default_factory=list, max_length=1000)
+
+    @field_validator("hot_recipients")
+    @classmethod
+    def _usernames(cls, value: list[str]) -> list[str]:
+        return [name.strip().removeprefix("@").lower() for name in value]
 
 
 def tenant_config(config: dict[str, Any] | None) -> PayaConfig:

@@ -240,15 +240,22 @@ async def request_redeem(
     movement = _new_movement(tenant_id, user_id, "redeem", amount, link, key)
     session.add(movement)
     await session.flush()
-    locked = await ledger.move(
+    clearing = (await accounts.tenant_accounts(session, tenant_id)).clearing
+    locked = await accounts.debit(
         session,
-        tenant_id=tenant_id,
-        idempotency_key=f"paya:redeem-lock:{movement.id}",
-        kind="paya.redeem.requested",
-        from_account=profile.wallet_account_id,
-        to_account=(await accounts.tenant_accounts(session, tenant_id)).clearing,
-        amount=amount,
-        metadata={"movement_id": str(movement.id)},
+        tenant_id,
+        user_id,
+        profile.wallet_account_id,
+        lambda: ledger.move(
+            session,
+            tenant_id=tenant_id,
+            idempotency_key=f"paya:redeem-lock:{movement.id}",
+            kind="paya.redeem.requested",
+            from_account=profile.wallet_account_id,
+            to_account=clearing,
+            amount=amount,
+            metadata={"movement_id": str(movement.id)},
+        ),
     )
     movement.lock_tx_id = locked.id
     await defer(session, PROCESS_TASK, args={"movement_id": str(movement.id)})
@@ -366,13 +373,17 @@ async def _fail(session: AsyncSession, m: Movement, status: str, reason: str) ->
 async def _claw_back(session: AsyncSession, m: Movement, status: TransferStatus) -> None:
     """An ACH return after settlement: take the tokens back, or freeze and flag if spent."""
     assert m.ledger_tx_id is not None
+    tx_id = m.ledger_tx_id
+    profile = await require_profile(session, m.tenant_id, m.user_id)
     try:
-        await ledger.reverse(
-            session, tenant_id=m.tenant_id, transaction_id=m.ledger_tx_id,
-            idempotency_key=f"paya:load-return:{m.id}", reason=f"ACH {status.value}",
+        await accounts.debit(
+            session, m.tenant_id, m.user_id, profile.wallet_account_id,
+            lambda: ledger.reverse(
+                session, tenant_id=m.tenant_id, transaction_id=tx_id,
+                idempotency_key=f"paya:load-return:{m.id}", reason=f"ACH {status.value}",
+            ),
         )  # fmt: skip
     except LedgerError:
-        profile = await require_profile(session, m.tenant_id, m.user_id)
         profile.status = "frozen"
         profile.frozen_reason = "ACH return after the tokens were spent"
         finding = Finding(m.user_id, "ach_return_unrecovered", profile.frozen_reason,

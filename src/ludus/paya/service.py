@@ -9,6 +9,7 @@ transaction, so it is delivered only if the transfer commits. The SQL is in p2p.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from ludus.core.kit import clock
 from ludus.core.kit.errors import IdempotencyKeyReused, error_code
 from ludus.core.ledger import service as ledger
 from ludus.core.ledger.errors import AccountFrozen
+from ludus.core.ledger.models import LedgerTransaction
 from ludus.paya import accounts, feed, fraud, p2p, usernames
 from ludus.paya import repository as repo
 from ludus.paya.config import PayaConfig
@@ -132,7 +134,8 @@ async def send(
     idempotency_key: str | None,
 ) -> Payment:
     """Pay @username: 4 statements (lock, facts, ledger call, insert + NOTIFY) in steady
-    state; flags are written only when a rule fires for the first time."""
+    state; flags are written only when a rule fires for the first time. Payments to a hot
+    recipient are credited to its sharded incoming account (accounts.py)."""
     config = await accounts.rules(session, tenant_id)
     if len(data.memo) > config.limits.max_memo_length:
         raise MemoTooLong(details={"max_length": config.limits.max_memo_length})
@@ -155,16 +158,26 @@ async def send(
         config=config, now=now,
     )  # fmt: skip
     check_limits(config, sender, data.amount, facts, now)
-    tx = await ledger.move(
-        session,
-        tenant_id=tenant_id,
-        idempotency_key=f"paya:p2p:{sender.user_id}:{key}",
-        kind=P2P_KIND,
-        from_account=sender.wallet_account_id,
-        to_account=recipient.wallet_account_id,
-        amount=data.amount,
-        metadata={"to": to_key, "public": data.public},
-    )
+    to_account = recipient.wallet_account_id
+    if to_key in config.hot_recipients:
+        to_account = (
+            await accounts.incoming_account(session, tenant_id, recipient.user_id, create=True)
+            or to_account
+        )
+
+    def move() -> Awaitable[LedgerTransaction]:
+        return ledger.move(
+            session,
+            tenant_id=tenant_id,
+            idempotency_key=f"paya:p2p:{sender.user_id}:{key}",
+            kind=P2P_KIND,
+            from_account=sender.wallet_account_id,
+            to_account=to_account,
+            amount=data.amount,
+            metadata={"to": to_key, "public": data.public},
+        )
+
+    tx = await accounts.debit(session, tenant_id, sender.user_id, sender.wallet_account_id, move)
     if tx.replayed:  # the same key already paid (a retry that got past the request layer)
         earlier = await repo.payment_by_key(session, tenant_id, sender.user_id, key)
         if earlier is None or (earlier.memo, earlier.public) != (data.memo, data.public):
