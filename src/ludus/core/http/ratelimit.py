@@ -1,13 +1,13 @@
-"""Rate limits through the `limits` library: Redis when REDIS_URL is set, else in memory."""
+"""Rate limits: Redis through the `limits` library when REDIS_URL is set, else in memory."""
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from dataclasses import dataclass
-from typing import Any
 
 from limits import RateLimitItem, parse, storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.strategies import MovingWindowRateLimiter as SyncMovingWindowRateLimiter
 
 from ludus.core.kit.errors import RateLimited
 from ludus.core.kit.settings import get_settings
@@ -21,18 +21,50 @@ class Decision:
     reset_at: int
 
 
+class MemoryWindow:
+    """Moving window in process memory: hit times per key in a deque, no threads.
+
+    (The `limits` in-memory storages start a timer thread on nearly every hit.)
+    """
+
+    SWEEP_AT = 50_000
+
+    def __init__(self) -> None:
+        self._hits: dict[tuple[str, ...], deque[float]] = {}
+
+    def hit(self, item: RateLimitItem, key: tuple[str, ...]) -> Decision:
+        now = time.time()
+        window = item.get_expiry()
+        hits = self._hits.get(key)
+        if hits is None:
+            if len(self._hits) >= self.SWEEP_AT:
+                self._sweep(now)
+            hits = self._hits[key] = deque()
+        while hits and hits[0] <= now - window:
+            hits.popleft()
+        allowed = len(hits) < item.amount
+        if allowed:
+            hits.append(now)
+        reset_at = int((hits[0] if hits else now) + window)
+        return Decision(allowed, item.amount, item.amount - len(hits), reset_at)
+
+    def _sweep(self, now: float) -> None:
+        longest = 86_400.0
+        for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - longest]:
+            del self._hits[key]
+
+
 class RateLimiter:
     def __init__(self, redis_url: str | None = None) -> None:
-        # In memory, the synchronous storage is used: its calls are plain dict work, while the
-        # async memory storage hands every hit to a thread.
-        self.redis = bool(redis_url)
+        self.memory: MemoryWindow | None = None
+        self.strategy: MovingWindowRateLimiter | None = None
         if redis_url:
             redis_storage = storage.storage_from_string(
                 "async+" + redis_url, implementation="redispy"
             )
-            self.strategy: Any = MovingWindowRateLimiter(redis_storage)
+            self.strategy = MovingWindowRateLimiter(redis_storage)
         else:
-            self.strategy = SyncMovingWindowRateLimiter(storage.MemoryStorage())
+            self.memory = MemoryWindow()
         self._items: dict[str, RateLimitItem] = {}
 
     def _item(self, limit: str) -> RateLimitItem:
@@ -43,12 +75,11 @@ class RateLimiter:
 
     async def hit(self, limit: str, *key: str) -> Decision:
         item = self._item(limit)
-        if self.redis:
-            allowed = await self.strategy.hit(item, *key)
-            stats = await self.strategy.get_window_stats(item, *key)
-        else:
-            allowed = self.strategy.hit(item, *key)
-            stats = self.strategy.get_window_stats(item, *key)
+        if self.memory is not None:
+            return self.memory.hit(item, (limit, *key))
+        assert self.strategy is not None
+        allowed = await self.strategy.hit(item, *key)
+        stats = await self.strategy.get_window_stats(item, *key)
         return Decision(allowed, item.amount, stats.remaining, int(stats.reset_time))
 
     async def check(self, limit: str, *key: str) -> None:
@@ -62,8 +93,6 @@ class RateLimiter:
 
 
 def _now() -> int:
-    import time
-
     return int(time.time())
 
 
