@@ -40,6 +40,7 @@ class Credit:
 @dataclass(frozen=True)
 class RankUp:
     member_id: uuid.UUID
+    challenge_id: uuid.UUID
     challenge: str
     rank: int
     points: int
@@ -145,7 +146,7 @@ async def _rescore(
         if before is None or now_rank < before:
             credits = by_user[user_id]
             out.rank_ups.append(
-                RankUp(credits[0].member.id, names[challenge_id], now_rank, score,
+                RankUp(credits[0].member.id, challenge_id, names[challenge_id], now_rank, score,
                        credits[-1].deposit_id)
             )  # fmt: skip
 

@@ -138,7 +138,14 @@ async def defer_messages(s: AsyncSession, tenant_id: uuid.UUID, outcome: live.Ou
             "tenant_id": str(tenant_id),
             "receipts": [[str(d), total] for d, total in outcome.totals.items()],
             "rank_ups": [
-                [str(r.member_id), r.challenge, r.rank, r.points, str(r.deposit_id)]
+                [
+                    str(r.member_id),
+                    str(r.challenge_id),
+                    r.challenge,
+                    r.rank,
+                    r.points,
+                    str(r.deposit_id),
+                ]
                 for r in outcome.rank_ups
             ],
         },
@@ -169,13 +176,13 @@ async def send_messages(
             member = members.get(deposit.member_id) if deposit and deposit.member_id else None
             if deposit is not None and member is not None:
                 await notify.deposit_receipt(s, org, member, deposit, int(total))
-        for member_id, challenge, rank, points, deposit_id in rank_ups:
+        for member_id, challenge_id, challenge, rank, points, deposit_id in rank_ups:
             member = members.get(uuid.UUID(member_id))
             if member is not None:
                 await notify.send(
                     s, org, member, "savings.rank_changed",
                     {"challenge": challenge, "rank": rank, "points": points},
-                    dedupe_key=f"savings:rank:{challenge}:{member.id}:{rank}:{deposit_id}",
+                    dedupe_key=f"savings:rank:{challenge_id}:{member.id}:{rank}:{deposit_id}",
                 )  # fmt: skip
 
 

@@ -1,0 +1,144 @@
+"""The batched drain: a burst counts once, every affected rank is stored, receipts leave
+from their own job (once), and the callback paths skip the per-caller rate limit."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from httpx import AsyncClient
+from sqlalchemy import func, select, text
+
+from ludus.core.kit.db import Database
+from ludus.core.kit.settings import get_settings
+from ludus.core.ledger.verify import verify
+from ludus.core.notifications.models import NotificationMessage
+from ludus.engagement.challenges.models import Participant
+from ludus.savings import challenges, progress, tasks
+from ludus.savings.challenge_schemas import ChallengeIn, ChallengePatch, JoinIn
+from ludus.savings.models import Deposit, Member
+from ludus.savings.mpesa.base import daraja_timestamp
+from ludus.savings.mpesa.sandbox import Outcome, c2b_confirmation_body, stk_callback_body
+from tests.savings.factories import Org, add_member, make_org, post, rid
+
+NAIROBI = ZoneInfo("Africa/Nairobi")
+
+
+async def _challenge(db: Database, org: Org, members: list[Member]) -> Any:
+    start = datetime.now(NAIROBI).date()
+    async with db.session(tenant_id=org.tenant.id) as s:
+        spec = ChallengeIn(name="Burst", type="fixed_amount", target={"amount": 100_000},
+                           start_date=start, duration_days=30)  # fmt: skip
+        ch = await challenges.create(s, org.tenant, spec, actor=None)
+        await challenges.update(s, org.tenant, ch.id, ChallengePatch(status="active"), actor=None)
+        for m in members:
+            await challenges.join(s, org.tenant, ch.id, m, JoinIn(), by_admin=True)
+    return ch
+
+
+async def _messages_jobs(db: Database, org: Org) -> list[dict[str, Any]]:
+    async with db.session(system=True) as s:
+        rows = await s.execute(
+            text(
+                "SELECT args FROM procrastinate_jobs WHERE task_name = :t"
+                " AND args->>'tenant_id' = :tenant ORDER BY id"
+            ),
+            {"t": tasks.MESSAGES_TASK, "tenant": str(org.tenant.id)},
+        )
+        return [r[0] for r in rows.all()]
+
+
+class TestBurst:
+    async def test_burst_counts_once_stores_every_rank_and_sends_receipts_once(
+        self, client: AsyncClient, db: Database
+    ) -> None:
+        org = await make_org(db)
+        members = [await add_member(db, org, f"B{i}") for i in range(3)]
+        ch = await _challenge(db, org, members)
+        at = datetime.combine(datetime.now(NAIROBI).date(), time(9), tzinfo=NAIROBI)
+        paid: dict[int, int] = {0: 0, 1: 0, 2: 0}
+        bodies = []
+        for n, (i, kes) in enumerate([(0, 100), (1, 300), (2, 50), (0, 400), (2, 20), (1, 10)]):
+            body = c2b_confirmation_body(trans_id=rid(), amount=kes * 100,
+                                         bill_ref=members[i].account_ref, msisdn="x")  # fmt: skip
+            body["TransTime"] = daraja_timestamp(at + timedelta(minutes=n))
+            bodies.append(orjson.dumps(body))
+            paid[i] += kes * 100
+        # redeliveries, and the STK report of the first payment (same receipt)
+        first = orjson.loads(bodies[0])
+        stk = stk_callback_body(
+            merchant_request_id="m", checkout_request_id="co-" + first["TransID"],
+            outcome=Outcome.success, amount=10_000, phone=members[0].phone,
+            receipt=first["TransID"],
+        )  # fmt: skip
+        for body in [*bodies, bodies[1], bodies[4]]:
+            assert await post(client, org.url("confirmation"), body) == 200
+        assert await post(client, org.url("stk"), orjson.dumps(stk)) == 200
+
+        assert await tasks.drain(db, org.tenant.id) == 7  # 6 confirmations + 1 STK result
+        async with db.session(tenant_id=org.tenant.id) as s:
+            counted = await s.execute(
+                select(Deposit.member_id, func.count(), func.sum(Deposit.amount))
+                .where(Deposit.tenant_id == org.tenant.id)
+                .group_by(Deposit.member_id)
+            )
+            by_member = {mid: (int(c), int(t)) for mid, c, t in counted.all()}
+            board, _ = await progress.leaderboard(s, org.tenant.id, ch, team_id=None,
+                                                  offset=0, limit=10)  # fmt: skip
+            ranks = select(Participant.user_id, Participant.rank).where(
+                Participant.challenge_id == ch.id
+            )
+            stored = dict((await s.execute(ranks)).all())
+        assert by_member == {members[i].id: (2, paid[i]) for i in range(3)}
+        # B0 40,000 > B1 31,000 > B2 7,000: every participant's stored rank is its live one
+        assert [r.name for r in board] == ["B0", "B1", "B2"]
+        assert {r.user_id: r.rank for r in board} == stored
+        assert [r.total_saved for r in board] == [paid[0], paid[1], paid[2]]
+
+        jobs = await _messages_jobs(db, org)
+        assert len(jobs) == 1 and len(jobs[0]["receipts"]) == 6
+        ups = {(r[0], r[3]) for r in jobs[0]["rank_ups"]}
+        assert ups == {(str(members[i].id), i + 1) for i in range(3)}
+        for _ in range(2):  # a retried job sends nothing twice
+            await tasks.send_messages(**jobs[0])
+        async with db.session(tenant_id=org.tenant.id) as s:
+            rows = await s.execute(
+                select(NotificationMessage.kind, NotificationMessage.channel, func.count())
+                .where(NotificationMessage.tenant_id == org.tenant.id)
+                .group_by(NotificationMessage.kind, NotificationMessage.channel)
+            )
+            sent = {(k, str(c)): int(n) for k, c, n in rows.all()}
+            last = await s.scalar(
+                select(NotificationMessage.body).where(
+                    NotificationMessage.user_id == members[1].user_id,
+                    NotificationMessage.kind == "savings.deposit_receipt",
+                    NotificationMessage.body.contains("KES 10.00"),
+                    NotificationMessage.channel == "sms",
+                )
+            )
+        assert sent == {
+            ("savings.deposit_receipt", "sms"): 6,
+            ("savings.deposit_receipt", "whatsapp"): 6,
+            ("savings.rank_changed", "sms"): 3,
+            ("savings.rank_changed", "whatsapp"): 3,
+        }
+        assert last is not None and "Total saved KES 310.00" in last  # running total
+        async with db.session(system=True) as s:
+            assert (await verify(s, tenant_id=org.tenant.id)).ok
+
+
+class TestRateLimitExemption:
+    async def test_callbacks_are_not_rate_limited(
+        self, client: AsyncClient, db: Database, monkeypatch: Any
+    ) -> None:
+        org = await make_org(db)
+        member = await add_member(db, org)
+        monkeypatch.setattr(get_settings(), "api_rate_limit", "2/minute")
+        for _ in range(4):
+            body = c2b_confirmation_body(trans_id=rid(), amount=1_000,
+                                         bill_ref=member.account_ref, msisdn="x")  # fmt: skip
+            assert await post(client, org.url("validation"), orjson.dumps(body)) == 200
+        limited = [(await client.get("/api/v1/savings/members")).status_code for _ in range(3)]
+        assert 429 in limited
