@@ -330,19 +330,19 @@ def main() -> None:
     url, server = make_database(data_dir)
     env = server_env(url, data_dir, "WARNING")
     port = free_port()
-    proc = subprocess.Popen(
-        [LUDUS, "serve", "--port", str(port), "--workers", str(SERVER_WORKERS)], env=env
-    )
     try:
-        wait_ready(f"http://127.0.0.1:{port}", proc)
-        slug, _, token = seed(f"http://127.0.0.1:{port}", env)
-        tokens = [token, *register_players(port, slug, PLAYERS - 1)]
-        for think in (0.0, THINK):
-            asyncio.run(api_phase(port, tokens, think))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    try:
+        proc = subprocess.Popen(
+            [LUDUS, "serve", "--port", str(port), "--workers", str(SERVER_WORKERS)], env=env
+        )
+        try:
+            wait_ready(f"http://127.0.0.1:{port}", proc)
+            slug, _, token = seed(f"http://127.0.0.1:{port}", env)
+            tokens = [token, *register_players(port, slug, PLAYERS - 1)]
+            for think in (0.0, THINK):
+                asyncio.run(api_phase(port, tokens, think))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
         t0 = time.perf_counter()
         seed_games(url, GAMES)
         print(f"seeded {GAMES:,} due games in {time.perf_counter() - t0:.1f} s")
