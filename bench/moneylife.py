@@ -338,7 +338,7 @@ def main() -> None:
             wait_ready(f"http://127.0.0.1:{port}", proc)
             slug, _, token = seed(f"http://127.0.0.1:{port}", env)
             tokens = [token, *register_players(port, slug, PLAYERS - 1)]
-            for think in (0.0, THINK):
+            for think in (0.0, THINK) if SECONDS else ():
                 asyncio.run(api_phase(port, tokens, think))
         finally:
             proc.terminate()
