@@ -8,6 +8,8 @@ Create Date: 2026-11-23 16:00:00
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -84,7 +86,7 @@ def _cols(spec: str) -> list[sa.Column]:
         name, kind = word.split(":")
         nullable = kind.endswith("?")
         kind = kind.rstrip("?")
-        typ: sa.types.TypeEngine[object]
+        typ: sa.types.TypeEngine[Any]
         if kind == "int":
             typ = INT
         elif kind == "big":
