@@ -8,9 +8,9 @@ from ludus.core.audit.api import router as audit_router
 from ludus.core.auth.api import router as auth_router
 from ludus.core.events.api import router as events_router
 from ludus.core.ledger.api import router as ledger_router
-from ludus.core.webhooks.api import router as webhooks_router
 from ludus.core.notifications.api import router as notifications_router
 from ludus.core.tenancy.api import router as tenancy_router
+from ludus.core.webhooks.api import router as webhooks_router
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(tenancy_router)
