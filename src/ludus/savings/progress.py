@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -234,7 +234,9 @@ async def leaderboard(
             total_saved=p.total,
             completed=p.completed,
         )
-        for p, mid, name, pos in rows.tuples().all()
+        for p, mid, name, pos in cast(
+            "list[tuple[Participant, uuid.UUID | None, str | None, int]]", rows.all()
+        )
     ]
     return out, int(total)
 

@@ -63,9 +63,14 @@ async def drain(db: Database, tenant_id: uuid.UUID, batch: int = BATCH, linger: 
             .where(SavingsOrg.tenant_id == tenant_id)
             .values(drain_scheduled=False)
         )
+        # Read once per drain, not per batch (detached afterwards: plain attributes only).
+        org = await repository.get_org(s, tenant_id)
+        tenant = await s.get(Tenant, tenant_id)
+    if org is None or tenant is None:
+        return 0
     done = 0
     while True:
-        handled = await _batch(db, tenant_id, batch)
+        handled = await _batch(db, org, tenant, batch)
         done += handled
         if handled:
             if handled < batch and linger:
@@ -85,12 +90,13 @@ async def drain(db: Database, tenant_id: uuid.UUID, batch: int = BATCH, linger: 
             return done
 
 
-async def _batch(db: Database, tenant_id: uuid.UUID, size: int) -> int:
+async def _batch(db: Database, org: SavingsOrg, tenant: Tenant, size: int) -> int:
     """One transaction for the whole batch; if anything fails, redo it one by one so a bad
     callback is marked failed without holding back the others."""
+    tenant_id = tenant.id
     try:
         async with db.session(tenant_id=tenant_id) as s:
-            return await _claim_and_record(s, tenant_id, size)
+            return await _claim_and_record(s, org, tenant, size)
     except DBAPIError as exc:
         if sqlstate(exc) in RETRYABLE_SQLSTATES:
             raise  # a deadlock is no reason to fail callbacks: the job retries
@@ -102,7 +108,7 @@ async def _batch(db: Database, tenant_id: uuid.UUID, size: int) -> int:
         async with db.session(tenant_id=tenant_id) as s:
             try:
                 async with s.begin_nested():
-                    got = await _claim_and_record(s, tenant_id, 1)
+                    got = await _claim_and_record(s, org, tenant, 1)
             except Exception as exc:
                 log.warning("savings_callback_failed", tenant_id=str(tenant_id), exc_info=True)
                 callbacks = await repository.claim_pending_callbacks(s, tenant_id, 1)
@@ -115,15 +121,13 @@ async def _batch(db: Database, tenant_id: uuid.UUID, size: int) -> int:
     return handled
 
 
-async def _claim_and_record(s: AsyncSession, tenant_id: uuid.UUID, size: int) -> int:
-    org = await repository.get_org(s, tenant_id)
-    tenant = await s.get(Tenant, tenant_id)
-    callbacks = await repository.claim_pending_callbacks(s, tenant_id, size)
-    if org is None or tenant is None or not callbacks:
+async def _claim_and_record(s: AsyncSession, org: SavingsOrg, tenant: Tenant, size: int) -> int:
+    callbacks = await repository.claim_pending_callbacks(s, tenant.id, size)
+    if not callbacks:
         return 0
     outcome = await batch.record(s, org, tenant, callbacks)
     await batch.mark(s, [cb.id for cb in callbacks], CallbackStatus.processed)
-    await defer_messages(s, tenant_id, outcome)
+    await defer_messages(s, tenant.id, outcome)
     return len(callbacks)
 
 
