@@ -18,7 +18,7 @@ from ludus.core.notifications.models import NotificationMessage
 from ludus.engagement.challenges.models import Participant
 from ludus.savings import challenges, progress, tasks
 from ludus.savings.challenge_schemas import ChallengeIn, ChallengePatch, JoinIn
-from ludus.savings.models import Deposit, Member
+from ludus.savings.models import Deposit, Member, SavingsOrg
 from ludus.savings.mpesa.base import daraja_timestamp
 from ludus.savings.mpesa.sandbox import Outcome, c2b_confirmation_body, stk_callback_body
 from tests.savings.factories import Org, add_member, make_org, post, rid
@@ -142,3 +142,40 @@ class TestRateLimitExemption:
             assert await post(client, org.url("validation"), orjson.dumps(body)) == 200
         limited = [(await client.get("/api/v1/savings/members")).status_code for _ in range(3)]
         assert 429 in limited
+
+
+class TestTakingTurns:
+    async def test_a_drain_over_budget_requeues_itself_and_leaves_the_rest(
+        self, client: AsyncClient, db: Database
+    ) -> None:
+        org = await make_org(db)
+        member = await add_member(db, org)
+        for _ in range(5):
+            body = c2b_confirmation_body(trans_id=rid(), amount=1_000,
+                                         bill_ref=member.account_ref, msisdn="x")  # fmt: skip
+            assert await post(client, org.url("confirmation"), orjson.dumps(body)) == 200
+
+        async def state() -> tuple[bool, int, int]:
+            async with db.session(system=True) as s:
+                flag = await s.scalar(
+                    select(SavingsOrg.drain_scheduled).where(SavingsOrg.tenant_id == org.tenant.id)
+                )
+                jobs = await s.scalar(
+                    text(
+                        "SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t"
+                        " AND args->>'tenant_id' = :tenant"
+                    ),
+                    {"t": tasks.DRAIN_TASK, "tenant": str(org.tenant.id)},
+                )
+                deposits = await s.scalar(
+                    select(func.count())
+                    .select_from(Deposit)
+                    .where(Deposit.tenant_id == org.tenant.id)
+                )
+            return bool(flag), int(jobs or 0), int(deposits or 0)
+
+        assert await state() == (True, 1, 0)  # the first callback queued one drain
+        assert await tasks.drain(db, org.tenant.id, batch=2, budget=0) == 2
+        assert await state() == (True, 2, 2)  # stopped after one batch, successor queued
+        assert await tasks.drain(db, org.tenant.id, batch=2) == 3
+        assert (await state())[2] == 5

@@ -11,6 +11,7 @@ callback is either seen by that check or finds the flag cleared and queues a new
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -35,6 +36,7 @@ MESSAGES_TASK = "savings.send_messages"
 DRAIN_QUEUE = "savings"
 BATCH = 500
 LINGER = 1.0  # seconds; leaderboards trail the last callback by at most about this much
+BUDGET = 10.0  # seconds a drain job runs before it requeues itself behind other orgs
 _EXCLUSIVE = text("SELECT pg_advisory_xact_lock(hashtext('savings-drain:' || :t))")
 
 
@@ -48,15 +50,26 @@ def _drain_job(tenant_id: uuid.UUID) -> JobSpec:
 
 @job(DRAIN_TASK, queue=DRAIN_QUEUE, retry=Backoff(max_tries=5, base_seconds=5))
 async def drain_callbacks(tenant_id: str) -> None:
-    await drain(get_database(), uuid.UUID(tenant_id), linger=LINGER)
+    await drain(get_database(), uuid.UUID(tenant_id), linger=LINGER, budget=BUDGET)
 
 
-async def drain(db: Database, tenant_id: uuid.UUID, batch: int = BATCH, linger: float = 0.0) -> int:
+async def drain(
+    db: Database,
+    tenant_id: uuid.UUID,
+    batch: int = BATCH,
+    linger: float = 0.0,
+    budget: float | None = None,
+) -> int:
     """Process every pending callback of the org; returns how many were handled.
 
     After a short batch the drain waits `linger` seconds for more: a batch costs about the
     same for 2 callbacks as for 200, and callbacks trickling in would otherwise each pay it.
+    After `budget` seconds it queues its successor and stops, so one busy org cannot keep
+    a worker slot from the others: drains take turns.
     """
+    from ludus.savings import inbox
+
+    deadline = None if budget is None else time.monotonic() + budget
     async with db.session(tenant_id=tenant_id) as s:
         await s.execute(
             update(SavingsOrg)
@@ -73,6 +86,10 @@ async def drain(db: Database, tenant_id: uuid.UUID, batch: int = BATCH, linger: 
         handled = await _batch(db, org, tenant, batch)
         done += handled
         if handled:
+            if deadline is not None and time.monotonic() > deadline:
+                async with db.session(tenant_id=tenant_id) as s:
+                    await inbox.schedule_drain(s, tenant_id)
+                return done
             if handled < batch and linger:
                 await asyncio.sleep(linger)
             continue
