@@ -8,10 +8,11 @@ Starts `ludus serve` (uvicorn, --workers N) on a fresh database, seeds a PaYa te
 `POST /api/v1/paya/transfers` (each with its own Idempotency-Key) at 8 and 64 concurrent
 senders, to uniform recipients and to one hot merchant (listed in `hot_recipients`, so
 credited through a sharded incoming account; then the same load to a plain wallet for
-comparison), and reports sends/s and p50/p95/p99 with the machine's load average. Then:
-200 concurrent sends from one sender funded for 100 (exactly 100 must succeed, and
-replaying the 200 keys must not send again), and the feed fan-out latency from the
-payment's commit to SSE clients spread over the server processes.
+comparison), and reports sends/s, p50/p95/p99, the server's CPU time per request (a figure
+that holds up on a shared machine) and the load average; `GET /api/v1/me` first, as the
+platform's floor. Then: 200 concurrent sends from one sender funded for 100 (exactly 100
+must succeed, and replaying the 200 keys must not send again), and the feed fan-out
+latency from the payment's commit to SSE clients spread over the server processes.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from bench.api_auth import (  # noqa: E402
     Conn,
     drop_database,
     free_port,
+    get_request,
     make_database,
     post_request,
     server_env,
@@ -123,31 +125,64 @@ def transfer(token: str, to: str, public: bool = True, key: str | None = None) -
     )
 
 
+SERVER_PID = 0  # the `ludus serve` process; its tree's CPU time is reported per request
+
+
+def server_cpu_seconds() -> float:
+    """CPU time (user + system) of the server process and its workers, from /proc."""
+    total, pending = 0.0, [SERVER_PID]
+    while pending:
+        pid = pending.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+async def drive(
+    port: int, clients: list[tuple[str, str]], make: Any, expect: int, seconds: float
+) -> dict[str, float]:
+    """Each client sends `make(name, token)` back to back; latencies after a warm-up."""
+    conns = [await Conn.open(port) for _ in clients]
+    latencies: list[float] = []
+    errors = total = 0
+    warmup_until = time.perf_counter() + min(1.0, seconds / 3)
+    stop = warmup_until + seconds
+    cpu = server_cpu_seconds()
+
+    async def loop(conn: Conn, name: str, token: str) -> None:
+        nonlocal errors, total
+        while (t0 := time.perf_counter()) < stop:
+            status = await conn.request(make(name, token))
+            total += 1
+            if t0 >= warmup_until:
+                latencies.append(time.perf_counter() - t0)
+                errors += status != expect
+
+    await asyncio.gather(*(loop(c, n, t) for c, (n, t) in zip(conns, clients, strict=True)))
+    for c in conns:
+        c.close()
+    result = summary(latencies, seconds, errors)
+    result["cpu_ms"] = (server_cpu_seconds() - cpu) / max(total, 1) * 1000
+    return result
+
+
 async def drive_sends(
     port: int, senders: list[tuple[str, str]], recipients: list[str], seconds: float
 ) -> dict[str, float]:
-    conns = [await Conn.open(port) for _ in senders]
-    latencies: list[float] = []
-    errors = 0
-    warmup_until = time.perf_counter() + min(1.0, seconds / 3)
-    stop = warmup_until + seconds
     rng = random.Random(7)
 
-    async def loop(conn: Conn, name: str, token: str) -> None:
-        nonlocal errors
-        while (t0 := time.perf_counter()) < stop:
+    def make(name: str, token: str) -> bytes:
+        to = rng.choice(recipients)
+        while to == name:
             to = rng.choice(recipients)
-            while to == name:
-                to = rng.choice(recipients)
-            status = await conn.request(transfer(token, to, public=False))
-            if t0 >= warmup_until:
-                latencies.append(time.perf_counter() - t0)
-                errors += status != 201
+        return transfer(token, to, public=False)
 
-    await asyncio.gather(*(loop(c, n, t) for c, (n, t) in zip(conns, senders, strict=True)))
-    for c in conns:
-        c.close()
-    return summary(latencies, seconds, errors)
+    return await drive(port, senders, make, 201, seconds)
 
 
 def summary(latencies: list[float], seconds: float, errors: int) -> dict[str, float]:
@@ -163,8 +198,8 @@ def summary(latencies: list[float], seconds: float, errors: int) -> dict[str, fl
 def report(label: str, r: dict[str, float]) -> None:
     print(
         f"{label:<40} {r['rps']:>7.0f}/s  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms"
-        f"  p99 {r['p99']:6.1f} ms  (n={int(r['n'])}, non-201={int(r['errors'])},"
-        f" load {os.getloadavg()[0]:.1f})"
+        f"  p99 {r['p99']:6.1f} ms  server CPU {r['cpu_ms']:4.1f} ms/req"
+        f"  (n={int(r['n'])}, unexpected={int(r['errors'])}, load {os.getloadavg()[0]:.1f})"
     )
 
 
@@ -235,6 +270,8 @@ async def feed_latency(base: str, slug: str, members: list[tuple[str, str]], cou
 async def run(port: int, slug: str, members: list[tuple[str, str]], limited: Any,
               seconds: float) -> None:  # fmt: skip
     names = [n for n, _ in members]
+    me = await drive(port, members[:8], lambda _, t: get_request("/api/v1/me", t), 200, seconds)
+    report("GET /api/v1/me (floor)  c=8", me)
     for concurrency in (8, 64):
         senders = members[:concurrency]
         report(f"P2P uniform recipients  c={concurrency}",
@@ -270,6 +307,8 @@ def main() -> None:
         [LUDUS, "serve", "--port", str(port), "--workers", str(args.workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
+    global SERVER_PID
+    SERVER_PID = proc.pid
     try:
         wait_ready(f"http://127.0.0.1:{port}", proc, timeout=600)
         slug, members, limited = asyncio.run(seed(url))

@@ -109,14 +109,19 @@ SELECT lim.sends_hour, lim.sends_day, lim.recipients_day, lim.paid_recipient_tod
              AND created_at >= :circular_since LIMIT 1)
           UNION ALL
           (SELECT v.* FROM (
-             SELECT a.recipient_id AS via FROM paya_payments a
-             WHERE a.tenant_id = :tenant AND a.sender_id = :recipient
-               AND a.recipient_id <> :sender AND a.created_at >= :circular_since
-               AND a.recipient_id IN (
-                 SELECT b.sender_id FROM paya_payments b
-                 WHERE b.tenant_id = :tenant AND b.recipient_id = :sender
-                   AND b.created_at >= :circular_since)
-             ORDER BY a.recipient_id LIMIT 1) hop
+             -- both sides read through their own (tenant, party, created_at) index, so no
+             -- plan can walk the tenant's whole history to produce X in order
+             WITH outs AS MATERIALIZED (
+               SELECT DISTINCT recipient_id FROM paya_payments
+               WHERE tenant_id = :tenant AND sender_id = :recipient
+                 AND recipient_id <> :sender AND created_at >= :circular_since),
+             ins AS MATERIALIZED (
+               SELECT DISTINCT sender_id FROM paya_payments
+               WHERE tenant_id = :tenant AND recipient_id = :sender
+                 AND created_at >= :circular_since)
+             SELECT outs.recipient_id AS via FROM outs JOIN ins
+               ON ins.sender_id = outs.recipient_id
+             ORDER BY outs.recipient_id LIMIT 1) hop
            CROSS JOIN LATERAL (
              (SELECT * FROM paya_payments
               WHERE tenant_id = :tenant AND sender_id = :recipient AND recipient_id = hop.via
