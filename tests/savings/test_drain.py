@@ -91,7 +91,11 @@ class TestBurst:
                 Participant.challenge_id == ch.id
             )
             stored = dict((await s.execute(ranks)).all())
+            checkout = await s.scalar(
+                select(Deposit.checkout_request_id).where(Deposit.receipt == first["TransID"])
+            )
         assert by_member == {members[i].id: (2, paid[i]) for i in range(3)}
+        assert checkout == "co-" + first["TransID"]  # the STK report is tied to the deposit
         # B0 40,000 > B1 31,000 > B2 7,000: every participant's stored rank is its live one
         assert [r.name for r in board] == ["B0", "B1", "B2"]
         assert {r.user_id: r.rank for r in board} == stored
@@ -179,3 +183,25 @@ class TestTakingTurns:
         assert await state() == (True, 2, 2)  # stopped after one batch, successor queued
         assert await tasks.drain(db, org.tenant.id, batch=2) == 3
         assert (await state())[2] == 5
+
+
+class TestStkAfterC2B:
+    async def test_stk_report_of_a_recorded_receipt_is_tied_to_it(
+        self, client: AsyncClient, db: Database
+    ) -> None:
+        org = await make_org(db)
+        member = await add_member(db, org)
+        receipt = rid()
+        body = c2b_confirmation_body(trans_id=receipt, amount=2_000,
+                                     bill_ref=member.account_ref, msisdn="x")  # fmt: skip
+        assert await post(client, org.url("confirmation"), orjson.dumps(body)) == 200
+        assert await tasks.drain(db, org.tenant.id) == 1
+        stk = stk_callback_body(
+            merchant_request_id="m", checkout_request_id="co-late-" + receipt,
+            outcome=Outcome.success, amount=2_000, phone=member.phone, receipt=receipt,
+        )  # fmt: skip
+        assert await post(client, org.url("stk"), orjson.dumps(stk)) == 200
+        assert await tasks.drain(db, org.tenant.id) == 1
+        async with db.session(tenant_id=org.tenant.id) as s:
+            rows = (await s.execute(select(Deposit.receipt, Deposit.checkout_request_id))).all()
+        assert [tuple(r) for r in rows] == [(receipt, "co-late-" + receipt)]

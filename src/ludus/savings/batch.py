@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -164,8 +164,10 @@ async def record(
     stk = [p for p in parsed if isinstance(p, StkCallback)]
     payments += await _stk_payments(session, org.tenant_id, stk)
     unique: dict[str, Payment] = {}
-    for p in payments:
-        unique.setdefault(p.receipt, p)  # the C2B and STK reports of one payment
+    for p in payments:  # the C2B and STK reports of one payment count once
+        kept = unique.setdefault(p.receipt, p)
+        if kept is not p and p.checkout_request_id and not kept.checkout_request_id:
+            unique[p.receipt] = replace(kept, checkout_request_id=p.checkout_request_id)
     payments = list(unique.values())
     if not payments:
         await session.flush()
@@ -184,6 +186,16 @@ async def record(
         for row, payment, member in zip(rows, payments, members, strict=True)
         if row["id"] in new  # else this receipt was recorded by an earlier batch
     ]
+    for row, p in zip(rows, payments, strict=True):
+        if row["id"] not in new and p.checkout_request_id:
+            # Known receipt (its C2B report came first): note the STK request on it too, so
+            # a later initiation or the reconciliation finds the deposit.
+            await session.execute(
+                update(Deposit)
+                .where(Deposit.tenant_id == org.tenant_id, Deposit.receipt == p.receipt,
+                       Deposit.checkout_request_id.is_(None))
+                .values(checkout_request_id=p.checkout_request_id)
+            )  # fmt: skip
     if fresh:
         tx_ids = await _post(session, org, [(p, m) for _, p, m in fresh])
         posted = zip(fresh, tx_ids, strict=True)
