@@ -35,11 +35,17 @@ def _timestamps() -> list[sa.Column]:
 
 def upgrade() -> None:
     role = get_settings().db_app_role
+    # Roles are cluster-wide: databases migrated at the same time (test workers) may race
+    # here, so a concurrent create or grant counts as done.
     op.execute(
         f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN "
-        f"CREATE ROLE {role} NOLOGIN NOBYPASSRLS; END IF; END $$"
+        f"CREATE ROLE {role} NOLOGIN NOBYPASSRLS; END IF; "
+        "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
     )
-    op.execute(f"GRANT {role} TO CURRENT_USER")
+    op.execute(
+        f"DO $$ BEGIN GRANT {role} TO CURRENT_USER; "
+        "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+    )
     op.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
     op.execute(
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}"
