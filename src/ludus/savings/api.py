@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.http.ratelimit import exempt_prefix
-from ludus.core.http.session import DbSession, request_session
+from ludus.core.http.session import DbSession
 from ludus.core.kit.db import set_tenant
 from ludus.core.kit.errors import NotFound
 from ludus.core.kit.pagination import PageQuery, paginated
@@ -306,8 +307,9 @@ _KINDS = {
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 
 
-async def _callback(slug: str, token: str, kind: CallbackKind, request: Request) -> JSONResponse:
-    session = await request_session(request)
+async def _callback(
+    slug: str, token: str, kind: CallbackKind, request: Request, session: AsyncSession
+) -> JSONResponse:
     client = request.client
     raw = await request.body()
     await inbox.receive(session, slug, token, kind, raw, client.host if client else None)
@@ -315,13 +317,17 @@ async def _callback(slug: str, token: str, kind: CallbackKind, request: Request)
 
 
 @router.post("/mpesa/{slug}/{token}/{kind}", include_in_schema=True)
-async def mpesa_callback(slug: str, token: str, kind: str, request: Request) -> JSONResponse:
+async def mpesa_callback(
+    slug: str, token: str, kind: str, request: Request, session: DbSession
+) -> JSONResponse:
     if kind not in _KINDS:
         raise NotFound("Unknown callback kind.")
-    return await _callback(slug, token, _KINDS[kind], request)
+    return await _callback(slug, token, _KINDS[kind], request, session)
 
 
 @router.post("/transactions/verify/{slug}/{token}")
-async def verify_transaction(slug: str, token: str, request: Request) -> JSONResponse:
+async def verify_transaction(
+    slug: str, token: str, request: Request, session: DbSession
+) -> JSONResponse:
     """The spec's webhook path: a C2B confirmation."""
-    return await _callback(slug, token, CallbackKind.c2b_confirmation, request)
+    return await _callback(slug, token, CallbackKind.c2b_confirmation, request, session)
