@@ -78,7 +78,11 @@ class KeyStore:
         if signing_kid is not None:
             row = next(r for r in rows if r.kid == signing_kid)
             pem = crypto.decrypt(row.private_key_enc, purpose=_KEY_PURPOSE)
-            signing_private = serialization.load_pem_private_key(pem.encode(), password=None)
+            # Our own key, decrypted with our secret: skipping cryptography's RSA consistency
+            # check saves ~100 ms of CPU per load.
+            signing_private = serialization.load_pem_private_key(
+                pem.encode(), password=None, unsafe_skip_rsa_key_validation=True
+            )
         self._keys = _Keys(public, expires, signing_kid, signing_private, time.monotonic())
         return self._keys
 

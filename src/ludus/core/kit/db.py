@@ -72,6 +72,9 @@ def _apply_context(session: Session, connection: Connection) -> None:
 
 @event.listens_for(Session, "after_begin")
 def _after_begin(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    # A SAVEPOINT inherits the transaction's settings; only a real BEGIN needs them.
+    if transaction.nested:
+        return
     _apply_context(session, connection)
 
 
