@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ludus.core.kit.repository import one_in_tenant
 from ludus.savings.models import (
     CallbackStatus,
     Deposit,
@@ -30,33 +31,21 @@ async def get_org(session: AsyncSession, tenant_id: uuid.UUID) -> SavingsOrg | N
 async def get_member(
     session: AsyncSession, tenant_id: uuid.UUID, member_id: uuid.UUID
 ) -> Member | None:
-    result = await session.execute(
-        select(Member).where(Member.tenant_id == tenant_id, Member.id == member_id)
-    )
-    return result.scalar_one_or_none()
+    return await one_in_tenant(session, Member, tenant_id, Member.id == member_id)
 
 
 async def member_by_user(
     session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
 ) -> Member | None:
-    result = await session.execute(
-        select(Member).where(Member.tenant_id == tenant_id, Member.user_id == user_id)
-    )
-    return result.scalar_one_or_none()
+    return await one_in_tenant(session, Member, tenant_id, Member.user_id == user_id)
 
 
 async def member_by_phone(session: AsyncSession, tenant_id: uuid.UUID, phone: str) -> Member | None:
-    result = await session.execute(
-        select(Member).where(Member.tenant_id == tenant_id, Member.phone == phone)
-    )
-    return result.scalar_one_or_none()
+    return await one_in_tenant(session, Member, tenant_id, Member.phone == phone)
 
 
 async def member_by_ref(session: AsyncSession, tenant_id: uuid.UUID, ref: str) -> Member | None:
-    result = await session.execute(
-        select(Member).where(Member.tenant_id == tenant_id, Member.account_ref == ref.upper())
-    )
-    return result.scalar_one_or_none()
+    return await one_in_tenant(session, Member, tenant_id, Member.account_ref == ref.upper())
 
 
 async def existing_phones_and_refs(

@@ -23,6 +23,7 @@ from ludus.core.auth.models import (
     User,
 )
 from ludus.core.kit.db import get_database
+from ludus.core.kit.repository import one_in_tenant
 
 
 @asynccontextmanager
@@ -43,10 +44,7 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
 async def get_membership(
     session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
 ) -> Membership | None:
-    result = await session.execute(
-        select(Membership).where(Membership.tenant_id == tenant_id, Membership.user_id == user_id)
-    )
-    return result.scalar_one_or_none()
+    return await one_in_tenant(session, Membership, tenant_id, Membership.user_id == user_id)
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -224,10 +222,7 @@ async def list_api_keys(session: AsyncSession, tenant_id: uuid.UUID) -> Sequence
 async def get_api_key(
     session: AsyncSession, tenant_id: uuid.UUID, key_id: uuid.UUID
 ) -> ApiKey | None:
-    result = await session.execute(
-        select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.id == key_id)
-    )
-    return result.scalar_one_or_none()
+    return await one_in_tenant(session, ApiKey, tenant_id, ApiKey.id == key_id)
 
 
 # Families and children
@@ -236,17 +231,11 @@ async def get_api_key(
 async def family_of_owner(
     session: AsyncSession, tenant_id: uuid.UUID, owner_id: uuid.UUID
 ) -> Family | None:
-    result = await session.execute(
-        select(Family).where(Family.tenant_id == tenant_id, Family.owner_user_id == owner_id)
-    )
-    return result.scalar_one_or_none()
+    return await one_in_tenant(session, Family, tenant_id, Family.owner_user_id == owner_id)
 
 
 async def family_by_code(session: AsyncSession, tenant_id: uuid.UUID, code: str) -> Family | None:
-    result = await session.execute(
-        select(Family).where(Family.tenant_id == tenant_id, Family.code == code.upper())
-    )
-    return result.scalar_one_or_none()
+    return await one_in_tenant(session, Family, tenant_id, Family.code == code.upper())
 
 
 async def family_children(
