@@ -123,3 +123,8 @@ async def snapshot(session: AsyncSession, tenant_id: uuid.UUID) -> dict[str, obj
         "postings": postings,
         "transactions": await tx_count(session, tenant_id),
     }
+
+
+def key() -> str:
+    """A fresh ledger idempotency key."""
+    return uuid.uuid4().hex

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.kit import clock
 from ludus.core.ledger import service as ledger
@@ -19,18 +18,7 @@ from ludus.core.ledger.errors import (
     InsufficientFunds,
     InvalidAmount,
 )
-from tests.core.ledger.helpers import World, build_world, committed_world, snapshot
-from tests.factories import make_tenant
-
-
-@pytest.fixture
-async def world(db, session: AsyncSession) -> World:
-    tenant = await make_tenant(db)
-    return await build_world(session, tenant.id)
-
-
-def key() -> str:
-    return uuid.uuid4().hex
+from tests.core.ledger.helpers import committed_world, key, snapshot
 
 
 async def balance(session, world, account):

@@ -4,7 +4,6 @@ import uuid
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.ledger import service as ledger
 from ludus.core.ledger.errors import (
@@ -21,18 +20,8 @@ from ludus.core.ledger.errors import (
     Unbalanced,
 )
 from ludus.core.ledger.models import Posting
-from tests.core.ledger.helpers import World, build_world, posted, snapshot, tx_count
+from tests.core.ledger.helpers import key, posted, snapshot, tx_count
 from tests.factories import make_tenant
-
-
-@pytest.fixture
-async def world(db, session: AsyncSession) -> World:
-    tenant = await make_tenant(db)
-    return await build_world(session, tenant.id)
-
-
-def key() -> str:
-    return uuid.uuid4().hex
 
 
 class TestAssetsAndAccounts:
