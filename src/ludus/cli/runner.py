@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ludus.core.kit.db import Database, get_database, set_database
+from ludus.core.kit.db import get_database, set_database
 
 T = TypeVar("T")
 
@@ -21,18 +21,6 @@ def run_in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         try:
             async with db.session(system=True) as session:
                 return await work(session)
-        finally:
-            await db.dispose()
-            set_database(None)
-
-    return asyncio.run(main())
-
-
-def run_with_db(work: Callable[[Database], Awaitable[T]]) -> T:
-    async def main() -> T:
-        db = get_database()
-        try:
-            return await work(db)
         finally:
             await db.dispose()
             set_database(None)

@@ -145,11 +145,6 @@ def require_scope(*scopes: str):  # type: ignore[no-untyped-def]
     return dependency
 
 
-def require_user_principal(principal: CurrentPrincipal) -> Principal:
-    principal.require_user()
-    return principal
-
-
 async def tenant_of(principal: Principal, session: AsyncSession) -> Tenant:
     tenant = await tenant_repo.get_tenant(session, principal.require_tenant())
     tenant_repo.ensure_active(tenant)

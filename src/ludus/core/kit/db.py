@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
@@ -96,11 +95,6 @@ async def _refresh_context(session: AsyncSession) -> None:
     if session.in_transaction():
         conn = await session.connection()
         await conn.run_sync(lambda c: _apply_context(session.sync_session, c))
-
-
-def current_tenant_id(session: AsyncSession) -> uuid.UUID | None:
-    value: Any = session.info.get("tenant_id")
-    return value if isinstance(value, uuid.UUID) else None
 
 
 class Database:
