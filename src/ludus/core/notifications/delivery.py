@@ -10,6 +10,7 @@ once on a permanent error). A claim whose worker died expires, and the periodic 
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import html
 import re
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.jobs.defer import JobSpec, defer_many
@@ -32,12 +33,20 @@ from ludus.core.notifications.models import (
     NotificationMessage,
     PushDevice,
 )
-from ludus.core.notifications.providers import OutgoingMessage, ProviderError, build_provider
+from ludus.core.notifications.providers import (
+    OutgoingMessage,
+    ProviderError,
+    SendResult,
+    build_provider,
+)
 from ludus.core.tenancy.models import Tenant
 
 log = structlog.get_logger("ludus.notifications")
 
 DELIVER_TASK = "notifications.deliver"
+DELIVER_BATCH_TASK = "notifications.deliver_batch"
+BATCH = 50  # messages per batch job; their leases start together, so keep it modest
+SEND_CONCURRENCY = 10  # provider calls in flight per batch job
 QUEUE = "notifications"
 # A job may start slightly before the app's clock says the message is due (clock skew).
 DUE_TOLERANCE = timedelta(seconds=2)
@@ -85,6 +94,25 @@ async def schedule(
         [
             JobSpec(DELIVER_TASK, {"message_id": str(i)}, queue=QUEUE, schedule_at=at)
             for i in message_ids
+        ],
+    )
+
+
+async def schedule_batches(
+    session: AsyncSession, by_time: dict[datetime | None, list[uuid.UUID]]
+) -> None:
+    """Enqueue batch delivery jobs (up to BATCH messages each) in the caller's transaction."""
+    await defer_many(
+        session,
+        [
+            JobSpec(
+                DELIVER_BATCH_TASK,
+                {"message_ids": [str(i) for i in ids[start : start + BATCH]]},
+                queue=QUEUE,
+                schedule_at=at,
+            )
+            for at, ids in by_time.items()
+            for start in range(0, len(ids), BATCH)
         ],
     )
 
@@ -167,6 +195,93 @@ async def deliver(
             )
         )
     return Outcome.sent
+
+
+_SENT_MANY = text(
+    "UPDATE notification_messages AS m SET status = :sent, provider = u.provider,"
+    " provider_message_id = u.pid, sent_at = :now, status_updated_at = :now,"
+    " next_attempt_at = NULL, error = NULL"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:attempts AS integer[]),"
+    " CAST(:providers AS text[]), CAST(:pids AS text[])) AS u(id, attempts, provider, pid)"
+    " WHERE m.id = u.id AND m.status = :queued AND m.attempts = u.attempts"
+)
+
+
+async def deliver_many(
+    message_ids: Sequence[uuid.UUID],
+    *,
+    db: Database | None = None,
+    policy: RetryPolicy | None = None,
+) -> dict[uuid.UUID, Outcome]:
+    """`deliver` for a batch: one claim and one success update for all of them; provider
+    calls run concurrently (at most SEND_CONCURRENCY) with no transaction open, and each
+    failure is recorded (and retried) on its own, as `deliver` does."""
+    db = db or get_database()
+    policy = policy or default_policy()
+    outcomes = dict.fromkeys(message_ids, Outcome.not_due)
+    if not message_ids:
+        return outcomes
+    now = clock.utcnow()
+    lease = timedelta(seconds=get_notify_settings().claim_seconds)
+    async with db.session(system=True) as session:
+        claimed = await session.execute(
+            update(NotificationMessage)
+            .where(
+                NotificationMessage.id.in_(list(message_ids)),
+                NotificationMessage.status == MessageStatus.queued,
+                or_(
+                    NotificationMessage.next_attempt_at.is_(None),
+                    NotificationMessage.next_attempt_at <= now + DUE_TOLERANCE,
+                ),
+            )
+            .values(next_attempt_at=now + lease, attempts=NotificationMessage.attempts + 1)
+            .returning(NotificationMessage)
+        )
+        messages = list(claimed.scalars())
+        if not messages:
+            return outcomes
+        found = await session.scalars(
+            select(Tenant).where(Tenant.id.in_({m.tenant_id for m in messages}))
+        )
+        tenants = {t.id: t for t in found}
+        work = [(m.id, m.attempts, tenants.get(m.tenant_id), outgoing(m)) for m in messages]
+    gate = asyncio.Semaphore(SEND_CONCURRENCY)
+
+    async def send(tenant: Tenant | None, request: OutgoingMessage) -> SendResult | Exception:
+        async with gate:
+            try:
+                return await build_provider(tenant, request.channel).send(request)
+            except Exception as exc:  # recorded below, as in `deliver`
+                return exc
+
+    results = await asyncio.gather(*(send(tenant, request) for _, _, tenant, request in work))
+    sent = [(w, r) for w, r in zip(work, results, strict=True) if isinstance(r, SendResult)]
+    if sent:
+        async with db.session(system=True) as session:
+            await session.execute(
+                _SENT_MANY,
+                {
+                    "ids": [w[0] for w, _ in sent],
+                    "attempts": [w[1] for w, _ in sent],
+                    "providers": [r.provider for _, r in sent],
+                    "pids": [r.provider_message_id for _, r in sent],
+                    "now": clock.utcnow(),
+                    "sent": MessageStatus.sent.name,
+                    "queued": MessageStatus.queued.name,
+                },
+            )
+        for (message_id, _, _, _), _ in sent:
+            outcomes[message_id] = Outcome.sent
+    for (message_id, attempt, _, request), exc in zip(work, results, strict=True):
+        if not isinstance(exc, Exception):
+            continue
+        permanent = isinstance(exc, ProviderError) and exc.permanent
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        retry_at = None if permanent else policy.next_attempt(attempt, now)
+        outcomes[message_id] = await _record_failure(db, message_id, attempt, error, retry_at)
+        if isinstance(exc, ProviderError) and exc.bad_recipient and request.channel == Channel.push:
+            await _forget_device(db, message_id, request.recipient)
+    return outcomes
 
 
 async def _record_failure(

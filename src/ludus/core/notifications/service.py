@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, text
@@ -168,38 +169,13 @@ async def notify(
             due = quiet.until(now, user.timezone) or now
         recipients = await recipients_for(session, tenant_id, user, channel)
         reason = "opted_out" if channel in disabled else None if recipients else "no_recipient"
-        data: dict[str, Any] = {"html": True} if rendered.html else {}
-        if due > now:
-            data["deferred_for"] = "quiet_hours"
-        for recipient in recipients or [""]:
-            status = MessageStatus.queued
-            if reason:
-                status = MessageStatus.skipped
-            elif channel == Channel.in_app:
-                status = MessageStatus.delivered
-            rows.append(
-                {
-                    "id": uuid.uuid4(),
-                    "tenant_id": tenant_id,
-                    "user_id": user_id,
-                    "channel": channel,
-                    "kind": kind,
-                    "recipient": recipient,
-                    "subject": rendered.subject,
-                    "body": rendered.body,
-                    "data": data,
-                    "status": status,
-                    "provider": "in_app" if status == MessageStatus.delivered else None,
-                    "attempts": 0,
-                    "error": reason,
-                    "sent_at": now if status == MessageStatus.delivered else None,
-                    "next_attempt_at": due if status == MessageStatus.queued else None,
-                    "template_key": template_key,
-                    "locale": rendered.locale,
-                    "dedupe_key": dedupe_key,
-                    "status_updated_at": now,
-                }
+        rows.extend(
+            message_rows(
+                tenant_id=tenant_id, user_id=user_id, kind=kind, template_key=template_key,
+                channel=channel, rendered=rendered, recipients=recipients, reason=reason,
+                due=due, now=now, dedupe_key=dedupe_key,
             )
+        )  # fmt: skip
     if not rows:
         return []
     stmt = insert(NotificationMessage).values(rows)
@@ -217,3 +193,54 @@ async def notify(
     for at, ids in by_time.items():
         await delivery.schedule(session, ids, at if at is not None and at > now else None)
     return written
+
+
+def message_rows(
+    *,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    kind: str,
+    template_key: str,
+    channel: Channel,
+    rendered: templates.Rendered,
+    recipients: list[str],
+    reason: str | None,
+    due: datetime,
+    now: datetime,
+    dedupe_key: str | None,
+) -> list[dict[str, Any]]:
+    """The message rows for one user on one channel (one per address; `reason` skips)."""
+    data: dict[str, Any] = {"html": True} if rendered.html else {}
+    if due > now:
+        data["deferred_for"] = "quiet_hours"
+    rows = []
+    for recipient in recipients or [""]:
+        status = MessageStatus.queued
+        if reason:
+            status = MessageStatus.skipped
+        elif channel == Channel.in_app:
+            status = MessageStatus.delivered
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "tenant_id": tenant_id,
+                "user_id": user_id,
+                "channel": channel,
+                "kind": kind,
+                "recipient": recipient,
+                "subject": rendered.subject,
+                "body": rendered.body,
+                "data": data,
+                "status": status,
+                "provider": "in_app" if status == MessageStatus.delivered else None,
+                "attempts": 0,
+                "error": reason,
+                "sent_at": now if status == MessageStatus.delivered else None,
+                "next_attempt_at": due if status == MessageStatus.queued else None,
+                "template_key": template_key,
+                "locale": rendered.locale,
+                "dedupe_key": dedupe_key,
+                "status_updated_at": now,
+            }
+        )
+    return rows
