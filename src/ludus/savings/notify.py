@@ -1,10 +1,12 @@
 """Member messages over SMS and WhatsApp through core notifications (which applies each
-member's preferences and quiet hours, and queues delivery)."""
+member's preferences and quiet hours, and queues delivery). A drained batch's messages of
+one kind go out with one `notify_many`."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ludus.core.notifications.bulk import Recipient, notify_many
 from ludus.core.notifications.models import Channel
 from ludus.core.notifications.service import notify
 from ludus.core.notifications.templates import register_default
@@ -33,6 +35,10 @@ def kes(cents: int) -> str:
     return f"{cents // 100:,}.{cents % 100:02d}"
 
 
+def brand(org: SavingsOrg) -> str:
+    return str(org.branding.get("brand_name") or "Savings")
+
+
 async def send(
     session: AsyncSession,
     org: SavingsOrg,
@@ -47,20 +53,36 @@ async def send(
         user_id=member.user_id,
         kind=key,
         template_key=key,
-        context={"org": org.branding.get("brand_name") or "Savings", **context},
+        context={"org": brand(org), **context},
         channels=CHANNELS,
         dedupe_key=dedupe_key,
     )
 
 
-async def deposit_receipt(
-    session: AsyncSession, org: SavingsOrg, member: Member, deposit: Deposit, total: int
+async def send_many(
+    session: AsyncSession,
+    org: SavingsOrg,
+    key: str,
+    messages: list[tuple[Member, dict[str, object], str]],
 ) -> None:
-    await send(
+    """One kind of message to many members: (member, context, dedupe key) each."""
+    await notify_many(
         session,
-        org,
-        member,
-        "savings.deposit_receipt",
-        {"amount": kes(deposit.amount), "receipt": deposit.receipt, "total": kes(total)},
-        dedupe_key=f"savings:receipt:{deposit.receipt}",
+        tenant_id=org.tenant_id,
+        kind=key,
+        template_key=key,
+        recipients=[
+            Recipient(member.user_id, {"org": brand(org), **context}, dedupe_key)
+            for member, context, dedupe_key in messages
+        ],
+        channels=CHANNELS,
     )
+
+
+def receipt_message(
+    member: Member, deposit: Deposit, total: int
+) -> tuple[Member, dict[str, object], str]:
+    context: dict[str, object] = {
+        "amount": kes(deposit.amount), "receipt": deposit.receipt, "total": kes(total)
+    }  # fmt: skip
+    return member, context, f"savings:receipt:{deposit.receipt}"

@@ -192,19 +192,20 @@ async def send_messages(
         member_ids = {d.member_id for d in deposits.values()} | {uuid.UUID(r[0]) for r in rank_ups}
         rows = await s.execute(select(Member).where(Member.id.in_(member_ids)))
         members = {m.id: m for m in rows.scalars()}
+        messages = []
         for deposit_id, total in receipts:
             deposit = deposits.get(uuid.UUID(deposit_id))
             member = members.get(deposit.member_id) if deposit and deposit.member_id else None
             if deposit is not None and member is not None:
-                await notify.deposit_receipt(s, org, member, deposit, int(total))
-        for member_id, challenge_id, challenge, rank, points, deposit_id in rank_ups:
-            member = members.get(uuid.UUID(member_id))
-            if member is not None:
-                await notify.send(
-                    s, org, member, "savings.rank_changed",
-                    {"challenge": challenge, "rank": rank, "points": points},
-                    dedupe_key=f"savings:rank:{challenge_id}:{member.id}:{rank}:{deposit_id}",
-                )  # fmt: skip
+                messages.append(notify.receipt_message(member, deposit, int(total)))
+        await notify.send_many(s, org, "savings.deposit_receipt", messages)
+        ranks = [
+            (member, {"challenge": challenge, "rank": rank, "points": points},
+             f"savings:rank:{challenge_id}:{member.id}:{rank}:{deposit_id}")
+            for member_id, challenge_id, challenge, rank, points, deposit_id in rank_ups
+            if (member := members.get(uuid.UUID(member_id))) is not None
+        ]  # fmt: skip
+        await notify.send_many(s, org, "savings.rank_changed", ranks)
 
 
 @periodic("*/5 * * * *", name="savings.sweep_callbacks")
