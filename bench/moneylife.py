@@ -48,6 +48,7 @@ from api_auth import (
     make_database,
     seed,
     server_env,
+    tree_cpu_seconds,
     wait_ready,
 )
 
@@ -66,6 +67,25 @@ def engine_phase() -> None:
     import moneylife_engine
 
     moneylife_engine.main()
+
+
+def db_cpu_seconds(url: str) -> float:
+    """CPU of the PostgreSQL backends connected to the bench database (local server only)."""
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url, autocommit=True) as conn:
+        pids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+        ]
+    return sum(tree_cpu_seconds(pid) for pid in pids)
+
+
+def cpu_line(label: str, app_cpu: float, db_cpu: float, count: int) -> str:
+    per = 1000 / max(1, count)
+    return f"{label}: {app_cpu * per:.2f} ms app CPU + {db_cpu * per:.2f} ms PostgreSQL CPU"
 
 
 def pct(values: list[float], p: float) -> float:
@@ -165,7 +185,9 @@ async def player(
             cards = summary["pending_cards"]
 
 
-async def api_phase(port: int, tokens: list[str], think: float) -> None:
+async def api_phase(
+    port: int, tokens: list[str], think: float, server_pid: int, url: str
+) -> None:
     lat: dict[str, list[float]] = {"card-decision": [], "advance-day": [], "errors": []}
     limits = httpx.Limits(max_connections=PLAYERS, max_keepalive_connections=PLAYERS)
     # httpx's async transport writes a POST's head and body separately; without TCP_NODELAY
@@ -177,15 +199,20 @@ async def api_phase(port: int, tokens: list[str], think: float) -> None:
         base_url=f"http://127.0.0.1:{port}", transport=transport, timeout=30
     ) as client:
         games = [await new_game(client, t) for t in tokens]
+        app0, db0, load0 = tree_cpu_seconds(server_pid), db_cpu_seconds(url), os.getloadavg()[0]
         stop = time.perf_counter() + SECONDS
         await asyncio.gather(
             *(player(client, t, g, stop, lat, think) for t, g in zip(tokens, games, strict=True))
         )
+        app_cpu, db_cpu = tree_cpu_seconds(server_pid) - app0, db_cpu_seconds(url) - db0
     label = f"think time ~{think * 1000:.0f} ms" if think else "no think time (saturation)"
     print(
         f"API, {PLAYERS} players, {label}; non-200 advance-day: {len(lat.pop('errors'))},"
-        f" dropped connections retried: {DROPPED}"
+        f" dropped connections retried: {DROPPED}; load average {load0:.1f}"
+        f" → {os.getloadavg()[0]:.1f}"
     )
+    timed = len(lat["card-decision"]) + len(lat["advance-day"])
+    print(cpu_line("per timed request (server processes, all requests)", app_cpu, db_cpu, timed))
     for name, values in lat.items():
         print(
             f"{name}: {len(values)} requests at {PLAYERS} players, p50 {pct(values, 0.5):.1f} ms,"
@@ -296,32 +323,43 @@ async def month_end_phase(url: str, env: dict[str, str]) -> None:
     from ludus.moneylife import monthend
 
     db = Database(url)
-    started = time.perf_counter()
-    async with db.session(system=True) as s:
-        run_id, total = await monthend.plan(s, batch_size=500)
+    # Workers start first and idle: their start-up is not part of the per-game cost.
     procs = [
         subprocess.Popen([LUDUS, "worker", "-q", "moneylife", "--concurrency", "1"], env=env)
         for _ in range(2)
     ]
     try:
+        worker0 = -1.0
+        while (cpu := sum(tree_cpu_seconds(p.pid) for p in procs)) != worker0:
+            worker0 = cpu
+            await asyncio.sleep(1.0)
+        db0, load0 = db_cpu_seconds(url), os.getloadavg()[0]
+        started = time.perf_counter()
+        async with db.session(system=True) as s:
+            run_id, total = await monthend.plan(s, batch_size=500)
         while True:
             async with db.session(system=True) as s:
                 prog = await monthend.progress(s, run_id)
             if prog.status == "done":
                 break
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.2)
+        elapsed = time.perf_counter() - started
+        worker_cpu = sum(tree_cpu_seconds(p.pid) for p in procs) - worker0
+        db_cpu = db_cpu_seconds(url) - db0
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
             p.wait(timeout=30)
-    elapsed = time.perf_counter() - started
     await db.dispose()
     print(
         f"month-end: {prog.processed:,} of {total:,} games in {elapsed:.1f} s with 2 workers"
         f" ({prog.processed / elapsed:,.0f} games/s); extrapolated 100,000 games:"
-        f" {elapsed * 100_000 / max(1, total) / 60:.1f} min (target < 5 min)"
+        f" {elapsed * 100_000 / max(1, total) / 60:.1f} min (target < 5 min);"
+        f" load average {load0:.1f} → {os.getloadavg()[0]:.1f}"
     )
+    # The bench database's backends include the progress poller's (a few ms).
+    print(cpu_line("month-end per game", worker_cpu, db_cpu, prog.processed))
 
 
 def main() -> None:
@@ -339,7 +377,7 @@ def main() -> None:
             slug, _, token = seed(f"http://127.0.0.1:{port}", env)
             tokens = [token, *register_players(port, slug, PLAYERS - 1)]
             for think in (0.0, THINK) if SECONDS else ():
-                asyncio.run(api_phase(port, tokens, think))
+                asyncio.run(api_phase(port, tokens, think, proc.pid, url))
         finally:
             proc.terminate()
             proc.wait(timeout=30)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -24,10 +25,14 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
-    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from ludus.core.jobs.app import app
+from ludus.core.jobs.defer import JobSpec
+from ludus.core.jobs.registry import DEFAULT_QUEUE
+from ludus.moneylife import driver
 
 _TYPES = (
     (BigInteger, "bigint"),
@@ -55,6 +60,12 @@ def _sql_type(table: Table, column: str) -> str:
     raise TypeError(f"{table.name}.{column}: unsupported type {col_type!r}")
 
 
+@lru_cache(maxsize=512)
+def _spec(table: Table, cols: tuple[str, ...]) -> str:
+    """The record type of `jsonb_to_recordset` for these columns (cached: same shapes recur)."""
+    return ", ".join(f'"{c}" {_sql_type(table, c)}' for c in cols)
+
+
 def _q(name: str) -> str:
     return f'"{name}"'
 
@@ -65,22 +76,60 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} in a bulk statement")
 
 
+def _json(value: Any) -> str:
+    return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# Procrastinate's own bulk defer function (what `core.jobs.defer.defer_many` calls), fed
+# from one JSON document instead of six array parameters.
+_DEFER = (
+    "SELECT procrastinate_defer_jobs_v1(ARRAY("
+    " SELECT ROW(j.queue, j.task, j.priority, j.lock, NULL, j.args, NULL)"
+    "::procrastinate_job_to_defer_v1"
+    " FROM jsonb_to_recordset(CAST(%({name})s AS jsonb))"
+    " AS j(queue varchar, task varchar, priority integer, lock text, args jsonb)))"
+)
+
+
+def _queue_of(spec: JobSpec) -> str:
+    if spec.queue:
+        return spec.queue
+    task = app.tasks.get(spec.task)
+    return task.queue if task is not None else DEFAULT_QUEUE
+
+
 class Batch:
     """Writes collected as data-modifying CTEs and sent as ONE statement by `flush`.
 
     PostgreSQL runs every data-modifying WITH clause exactly once, whether or not the main
     query reads it. Clauses must not touch the same row twice (callers dedupe per table).
+    Jobs (`defer`) are inserted by the main query, so they too cost no extra round trip.
     """
 
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.params: dict[str, str] = {}
+        self.jobs: list[dict[str, Any]] = []
 
     def _source(self, table: Table, rows: Sequence[dict[str, Any]], cols: list[str]) -> str:
         name = f"rows{len(self.params)}"
-        self.params[name] = orjson.dumps(list(rows), default=_default).decode()
-        spec = ", ".join(f'"{c}" {_sql_type(table, c)}' for c in cols)
-        return f"jsonb_to_recordset(CAST(:{name} AS jsonb)) AS v({spec})"
+        self.params[name] = _json(list(rows))
+        return f"jsonb_to_recordset(CAST(%({name})s AS jsonb)) AS v({_spec(table, tuple(cols))})"
+
+    def defer(self, specs: Sequence[JobSpec]) -> None:
+        """Enqueue jobs in the same statement (scheduled jobs: use `defer_many`)."""
+        for spec in specs:
+            if spec.schedule_at is not None:
+                raise ValueError("Batch.defer takes jobs to run now")
+            self.jobs.append(
+                {
+                    "queue": _queue_of(spec),
+                    "task": spec.task,
+                    "priority": spec.priority,
+                    "lock": spec.lock,
+                    "args": spec.args,
+                }
+            )
 
     def insert(
         self,
@@ -130,12 +179,18 @@ class Batch:
         )
 
     async def flush(self, session: AsyncSession) -> None:
-        if not self.parts:
+        main = "SELECT 1"
+        if self.jobs:
+            main = _DEFER.format(name="jobs")
+            self.params["jobs"] = _json(self.jobs)
+        if not self.parts and not self.jobs:
             return
-        if len(self.parts) == 1:
+        if len(self.parts) == 1 and not self.jobs:
             sql = self.parts[0]
-        else:
+        elif self.parts:
             ctes = ", ".join(f"w{i} AS ({part})" for i, part in enumerate(self.parts))
-            sql = f"WITH {ctes} SELECT 1"
-        await session.execute(text(sql), self.params)
-        self.parts, self.params = [], {}
+            sql = f"WITH {ctes} {main}"
+        else:
+            sql = main
+        await driver.execute(session, sql, self.params)
+        self.parts, self.params, self.jobs = [], {}, []

@@ -1,8 +1,9 @@
 """Game events (spec 000 §10.1) through the core transactional outbox.
 
-`emit_many` writes several events with one outbox insert and one job insert, the same rows
-`ludus.core.events.service.emit` writes one event at a time (month-end batches emit
-thousands; the hot path emits one or two).
+`emit_many` writes several events as one outbox insert plus their handler jobs, queued on
+a `bulk.Batch` so that both go out with the caller's other writes in one statement: the
+same rows `ludus.core.events.service.emit` writes one event at a time (month-end batches
+emit thousands; the hot path emits one or two).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
-import orjson
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +19,7 @@ from ludus.core.events.context import current_correlation_id, current_trace_id
 from ludus.core.events.models import OutboxEvent
 from ludus.core.events.registry import handlers_for
 from ludus.core.events.service import HANDLE_TASK, handler_job_args
-from ludus.core.jobs.defer import JobSpec, defer_many
+from ludus.core.jobs.defer import JobSpec
 from ludus.core.jobs.worker import discover_tasks
 from ludus.core.kit.clock import utcnow
 from ludus.moneylife import bulk
@@ -75,7 +75,7 @@ async def emit_many(
                 "version": "1.0",
                 "source": SOURCE,
                 "tenant_id": ev.tenant_id,
-                "data": orjson.loads(orjson.dumps(ev.data, option=orjson.OPT_NON_STR_KEYS)),
+                "data": ev.data,
                 "metadata": {
                     "correlation_id": correlation or str(event_id),
                     "trace_id": trace or uuid.uuid4().hex,
@@ -94,9 +94,7 @@ async def emit_many(
     own = batch is None
     batch = batch or bulk.Batch()
     batch.insert(cast(Table, OutboxEvent.__table__), rows)
+    batch.defer(jobs)
     if own:
         await batch.flush(session)
-    size = 2000
-    for i in range(0, len(jobs), size):
-        await defer_many(session, jobs[i : i + size])
     return ids

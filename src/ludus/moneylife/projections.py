@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -16,7 +16,16 @@ from sqlalchemy import Table
 
 from ludus.moneylife import bulk
 from ludus.moneylife import models as m
-from ludus.moneylife.engine.state import ASSET_TYPES, Account, GameState
+from ludus.moneylife.engine.state import (
+    ASSET_TYPES,
+    Account,
+    Chain,
+    GameState,
+    Goal,
+    Holding,
+    PendingCard,
+    Policy,
+)
 
 
 def game_date(start: date, day_number: int) -> date:
@@ -64,65 +73,99 @@ def _account(acc: Account, start: date) -> dict[str, Any]:
     }
 
 
-def _rows(st: GameState, start: date) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
-    out: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {
-        "moneylife_accounts": {(a.id,): _account(a, start) for a in st.accounts},
-        "moneylife_pending_cards": {},
-        "moneylife_savings_goals": {},
-        "moneylife_holdings": {},
-        "moneylife_policies": {},
-        "moneylife_consequences": {},
+def _pending(p: PendingCard, start: date) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "card_id": p.card_id,
+        "presented_game_date": game_date(start, p.presented_day),
+        "expires_game_date": game_date(start, p.expires_day),
+        "selected_option_id": p.option or None,
+        "xp_awarded": p.xp if p.status != "pending" else None,
+        "coins_awarded": p.coins if p.status != "pending" else None,
+        "status": p.status,
     }
-    for p in st.pending_cards:
-        out["moneylife_pending_cards"][(p.id,)] = {
-            "id": p.id,
-            "card_id": p.card_id,
-            "presented_game_date": game_date(start, p.presented_day),
-            "expires_game_date": game_date(start, p.expires_day),
-            "selected_option_id": p.option or None,
-            "xp_awarded": p.xp if p.status != "pending" else None,
-            "coins_awarded": p.coins if p.status != "pending" else None,
-            "status": p.status,
-        }
-    for g in st.goals:
-        out["moneylife_savings_goals"][(g.id,)] = {
-            "id": g.id,
-            "account_id": g.account_id,
-            "name": g.name,
-            "target_amount": g.target,
-            "current_amount": g.current,
-            "deadline_game_date": _d(start, g.deadline_day),
-            "status": g.status,
-        }
-    for acc in st.accounts:
-        for h in acc.holdings:
-            out["moneylife_holdings"][(acc.id, h.asset)] = {
-                "account_id": acc.id,
-                "asset_type": h.asset,
-                "cost_basis": h.cost_basis,
-                "current_value": h.value,
-                "drip_enabled": h.drip,
-            }
-    for pol in st.policies:
-        out["moneylife_policies"][(pol.id,)] = {
-            "id": pol.id,
-            "type": pol.type,
-            "monthly_premium": pol.premium,
-            "deductible": pol.deductible,
-            "coverage_bp": pol.coverage_bp,
-            "payout_amount": pol.payout,
-            "claims_filed": pol.claims_filed,
-            "status": pol.status,
-            "premium_increase_bp": pol.increase_bp,
-            "started_game_date": game_date(start, pol.started_day),
-            "lapsed_game_date": _d(start, pol.lapsed_day),
-        }
-    for ch in st.chains:
-        out["moneylife_consequences"][(ch.id,)] = _chain(ch, start, ch.status)
+
+
+def _goal(g: Goal, start: date) -> dict[str, Any]:
+    return {
+        "id": g.id,
+        "account_id": g.account_id,
+        "name": g.name,
+        "target_amount": g.target,
+        "current_amount": g.current,
+        "deadline_game_date": _d(start, g.deadline_day),
+        "status": g.status,
+    }
+
+
+def _holding(item: tuple[str, Holding], start: date) -> dict[str, Any]:
+    account_id, h = item
+    return {
+        "account_id": account_id,
+        "asset_type": h.asset,
+        "cost_basis": h.cost_basis,
+        "current_value": h.value,
+        "drip_enabled": h.drip,
+    }
+
+
+def _policy(pol: Policy, start: date) -> dict[str, Any]:
+    return {
+        "id": pol.id,
+        "type": pol.type,
+        "monthly_premium": pol.premium,
+        "deductible": pol.deductible,
+        "coverage_bp": pol.coverage_bp,
+        "payout_amount": pol.payout,
+        "claims_filed": pol.claims_filed,
+        "status": pol.status,
+        "premium_increase_bp": pol.increase_bp,
+        "started_game_date": game_date(start, pol.started_day),
+        "lapsed_game_date": _d(start, pol.lapsed_day),
+    }
+
+
+def _chain_row(ch: Chain, start: date) -> dict[str, Any]:
+    return _chain(ch, start, ch.status)
+
+
+def _by_id(items: Sequence[Any]) -> dict[tuple[Any, ...], Any]:
+    return {(x.id,): x for x in items}
+
+
+def _holdings(st: GameState) -> dict[tuple[Any, ...], tuple[str, Holding]]:
+    return {(a.id, h.asset): (a.id, h) for a in st.accounts for h in a.holdings}
+
+
+# table → (engine objects keyed like the table's rows, row builder)
+_SOURCES: tuple[tuple[str, Callable[[GameState], dict[Any, Any]], Callable[..., Any]], ...] = (
+    ("moneylife_accounts", lambda st: _by_id(st.accounts), _account),
+    ("moneylife_pending_cards", lambda st: _by_id(st.pending_cards), _pending),
+    ("moneylife_savings_goals", lambda st: _by_id(st.goals), _goal),
+    ("moneylife_holdings", _holdings, _holding),
+    ("moneylife_policies", lambda st: _by_id(st.policies), _policy),
+    ("moneylife_consequences", lambda st: _by_id(st.chains), _chain_row),
+)
+
+
+def _changed_rows(
+    objects: dict[Any, Any], previous: dict[Any, Any], build: Callable[..., Any], start: date
+) -> list[dict[str, Any]]:
+    """Rows of the objects whose row differs from the previous object's row. An object
+    equal to its previous version (dataclass equality) cannot have a different row, so
+    only changed objects are turned into rows: month-end touches a few of a game's rows."""
+    out = []
+    for key, obj in objects.items():
+        before = previous.get(key)
+        if before is not None and before == obj:
+            continue
+        row = build(obj, start)
+        if before is None or build(before, start) != row:
+            out.append(row)
     return out
 
 
-def _chain(ch: Any, start: date, status: str) -> dict[str, Any]:
+def _chain(ch: Chain, start: date, status: str) -> dict[str, Any]:
     return {
         "id": ch.id,
         "trigger_card_id": ch.trigger_card,
@@ -164,23 +207,21 @@ def diff(
 ) -> Changes:
     ch = Changes()
     scope = {"game_id": game_id, "tenant_id": tenant_id}
-    before = _rows(old, start) if old is not None else {}
-    after = _rows(new, start)
-    for table, rows in after.items():
-        prev = before.get(table, {})
-        changed = [{**scope, **row} for key, row in rows.items() if prev.get(key) != row]
+    for table, objects_of, build in _SOURCES:
+        objects = objects_of(new)
+        previous = objects_of(old) if old is not None else {}
+        changed = [{**scope, **row} for row in _changed_rows(objects, previous, build, start)]
         if table == "moneylife_pending_cards":
             for row in changed:
                 row["resolved_at"] = now if row["status"] != "pending" else None
         ch.add("upserts", table, changed)
-        gone = [key for key in prev if key not in rows]
+        gone = [key for key in previous if key not in objects]
         if table == "moneylife_holdings":
             ch.add("deletes", table, [(game_id, *key) for key in gone])
         elif table == "moneylife_consequences" and old is not None:
-            olds = {c.id: c for c in old.chains}
             done = []
-            for (cid,) in gone:
-                c = olds[cid]
+            for key in gone:
+                c = previous[key]
                 done.append(
                     {**scope, **_chain(c, start, "expired" if c.outcome < 0 else "triggered")}
                 )

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ludus.moneylife import driver
 from ludus.moneylife import models as m
 from ludus.moneylife.engine import Content
 from ludus.moneylife.engine.state import GameState
@@ -17,35 +18,30 @@ from ludus.moneylife.errors import GameNotFound
 from ludus.moneylife.projections import game_date
 
 GAMES = m.table_of(m.Game)
-_REVISION = (
-    select(m.ContentRevision.revision)
-    .where(m.ContentRevision.tenant_id == GAMES.c.tenant_id)
-    .scalar_subquery()
-    .label("content_revision")
+# The game row plus the tenant's content revision (the deck cache key), in one statement.
+_LOCK = (
+    "SELECT g.*, (SELECT r.revision FROM moneylife_content_revisions r"
+    " WHERE r.tenant_id = g.tenant_id) AS content_revision FROM moneylife_games g"
 )
 
 
 async def lock_game(
     session: AsyncSession, tenant_id: uuid.UUID, game_id: uuid.UUID, *, lock: bool = True
-) -> Row[Any]:
+) -> Any:
     """The game row plus the tenant's content revision, in one statement."""
-    query = select(GAMES, _REVISION).where(GAMES.c.id == game_id, GAMES.c.tenant_id == tenant_id)
+    sql = _LOCK + " WHERE g.id = %(id)s AND g.tenant_id = %(tenant)s"
     if lock:
-        query = query.with_for_update(of=GAMES)
-    row = (await session.execute(query)).first()
-    if row is None:
+        sql += " FOR UPDATE OF g"
+    rows = await driver.fetch(session, sql, {"id": game_id, "tenant": tenant_id})
+    if not rows:
         raise GameNotFound()
-    return row
+    return rows[0]
 
 
-async def lock_games(session: AsyncSession, game_ids: Sequence[uuid.UUID]) -> list[Row[Any]]:
+async def lock_games(session: AsyncSession, game_ids: Sequence[uuid.UUID]) -> list[Any]:
     """Month-end batches: lock what is free; a game being played now is skipped."""
-    query = (
-        select(GAMES, _REVISION)
-        .where(GAMES.c.id.in_(game_ids))
-        .with_for_update(of=GAMES, skip_locked=True)
-    )
-    return list((await session.execute(query)).all())
+    sql = _LOCK + " WHERE g.id = ANY(%(ids)s) FOR UPDATE OF g SKIP LOCKED"
+    return await driver.fetch(session, sql, {"ids": list(game_ids)})
 
 
 def level_xp(st: GameState, content: Content) -> int:

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, insert
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.kit import clock
@@ -32,7 +32,7 @@ QUALIFYING = ("resolve_card", "transfer", "set_budget", "advance_day")
 
 @dataclass
 class Loaded:
-    row: Row[Any]
+    row: Any  # the game row (named tuple) plus `content_revision`
     state: GameState
     content: Content
 

@@ -90,6 +90,21 @@ async def outbox(db: Database, game_id: str, event_type: str) -> list[dict[str, 
         return [dict(r[0]) for r in rows]
 
 
+async def handler_jobs(db: Database, game_id: str, event_type: str) -> list[str]:
+    """Handler names of the queued `events.handle` jobs for the game's events of a type."""
+    async with db.session(system=True) as s:
+        rows = await s.execute(
+            text(
+                "SELECT j.args->>'handler' FROM procrastinate_jobs j"
+                " JOIN event_outbox e ON e.id::text = j.args->>'event_id'"
+                " WHERE j.task_name = 'events.handle' AND e.event_type = :t"
+                " AND e.data->>'game_id' = :g AND j.args->>'tenant_id' = e.tenant_id::text"
+            ),
+            {"t": event_type, "g": game_id},
+        )
+        return [r[0] for r in rows]
+
+
 async def scalar(db: Database, sql: str, **params: Any) -> Any:
     async with db.session(system=True) as s:
         return await s.scalar(text(sql), params)

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from httpx import AsyncClient
 
+from ludus.core.events.registry import handlers_for
 from ludus.core.kit.db import Database
 from tests.factories import make_actor, make_tenant
-from tests.moneylife.service.helpers import cheapest, create_game, outbox, scalar, summary
+from tests.moneylife.service.helpers import (
+    cheapest,
+    create_game,
+    handler_jobs,
+    outbox,
+    scalar,
+    summary,
+)
 
 
 class TestCardDecisionFlow:
@@ -62,6 +70,9 @@ class TestCardDecisionFlow:
         assert events[0]["user_id"] == str(actor.user.id)
         created = await outbox(db, game_id, "game.created")
         assert len(created) == 1
+        jobs = await handler_jobs(db, game_id, "game.card.resolved")
+        assert sorted(jobs) == sorted(h.name for h in handlers_for("game.card.resolved"))
+        assert "moneylife.rewards" in jobs
         if cost > gain:
             n = await scalar(
                 db,
