@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -76,6 +76,9 @@ async def badge_ids(
     return {code: badge_id for code, badge_id in found.all()}
 
 
+_user_badges: Table = UserBadge.__table__  # type: ignore[assignment]
+
+
 async def award_many(
     session: AsyncSession,
     tenant_id: uuid.UUID,
@@ -86,21 +89,18 @@ async def award_many(
         return
     ids = await badge_ids(session, tenant_id, {code for _, code, _ in awards})
     await session.execute(
-        insert(UserBadge)
-        .values(
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "tenant_id": tenant_id,
-                    "user_id": user_id,
-                    "badge_id": ids[code],
-                    "seq": 1,
-                    "source_event_id": source,
-                }
-                for user_id, code, source in awards
-            ]
-        )
-        .on_conflict_do_nothing()
+        insert(_user_badges).on_conflict_do_nothing(),
+        [
+            {
+                "id": uuid.uuid4(),
+                "tenant_id": tenant_id,
+                "user_id": user_id,
+                "badge_id": ids[code],
+                "seq": 1,
+                "source_event_id": source,
+            }
+            for user_id, code, source in awards
+        ],
     )
 
 

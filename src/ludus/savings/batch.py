@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import Table, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -174,12 +174,7 @@ async def record(
         return live.Outcome()
     members = await _members(session, org.tenant_id, payments)
     rows = [_deposit_row(org.tenant_id, p, m) for p, m in zip(payments, members, strict=True)]
-    inserted = await session.execute(
-        insert(Deposit)
-        .values(rows)
-        .on_conflict_do_nothing(constraint="uq_savings_deposits_tenant_id_receipt")
-        .returning(Deposit.id)
-    )
+    inserted = await session.execute(_INSERT_DEPOSITS, rows)
     new = set(inserted.scalars().all())
     fresh = [
         (row, payment, member)
@@ -197,11 +192,7 @@ async def record(
                 .values(checkout_request_id=p.checkout_request_id)
             )  # fmt: skip
     if fresh:
-        tx_ids = await _post(session, org, [(p, m) for _, p, m in fresh])
-        posted = zip(fresh, tx_ids, strict=True)
-        await session.execute(
-            update(Deposit), [{"id": row["id"], "ledger_tx_id": tx} for (row, _, _), tx in posted]
-        )
+        await _post(session, org, [(row["id"], p, m) for row, p, m in fresh])
     credits = [
         live.Credit(member, row["id"], payment.amount, payment.transacted_at)
         for row, payment, member in fresh
@@ -226,34 +217,52 @@ def _deposit_row(tenant_id: uuid.UUID, p: Payment, member: Member | None) -> dic
     }
 
 
+_deposits: Table = Deposit.__table__  # type: ignore[assignment]
+# Executed with a list of rows: compiled once, sent as multi-row inserts.
+_INSERT_DEPOSITS = (
+    insert(_deposits)
+    .on_conflict_do_nothing(constraint="uq_savings_deposits_tenant_id_receipt")
+    .returning(_deposits.c.id)
+)
+
 # One round trip for the batch: `ledger_transfer` (the ledger's single write path, which
 # checks and balances every transaction) once per deposit, each with its own idempotency
-# key and the request hash `ledger.move` would send, so a replay through either matches.
+# key and the request hash `ledger.move` would send, so a replay through either matches;
+# the same statement stores each deposit's transaction id.
 _POST_MANY = text(
-    "SELECT t.err, t.detail, t.tx_id FROM unnest(CAST(:keys AS text[]), CAST(:kinds AS text[]),"
+    "WITH posted AS MATERIALIZED (SELECT d.n, d.deposit, t.err, t.detail, t.tx_id"
+    " FROM unnest(CAST(:deposits AS uuid[]), CAST(:keys AS text[]), CAST(:kinds AS text[]),"
     " CAST(:metas AS jsonb[]), CAST(:hashes AS text[]), CAST(:sources AS uuid[]),"
     " CAST(:targets AS uuid[]), CAST(:amounts AS bigint[])) WITH ORDINALITY"
-    " AS d(key, kind, meta, hash, src, dst, amount, n)"
+    " AS d(deposit, key, kind, meta, hash, src, dst, amount, n)"
     " CROSS JOIN LATERAL ledger_transfer(CAST(:tenant AS uuid), d.key, d.kind, d.meta, d.hash,"
-    " ARRAY[d.src, d.dst], ARRAY[-d.amount, d.amount]) AS t ORDER BY d.n"
+    " ARRAY[d.src, d.dst], ARRAY[-d.amount, d.amount]) AS t),"
+    f" stored AS (UPDATE {Deposit.__tablename__} AS s SET ledger_tx_id = p.tx_id,"
+    " updated_at = now() FROM posted AS p WHERE s.id = p.deposit AND p.tx_id IS NOT NULL)"
+    " SELECT err, detail, tx_id FROM posted ORDER BY n"
 )
 
 
 async def _post(
-    session: AsyncSession, org: SavingsOrg, payments: list[tuple[Payment, Member | None]]
+    session: AsyncSession,
+    org: SavingsOrg,
+    payments: list[tuple[uuid.UUID, Payment, Member | None]],
 ) -> list[uuid.UUID]:
-    """Clearing → member savings (or suspense): one ledger transaction per receipt."""
+    """Clearing → member savings (or suspense): one ledger transaction per receipt, its id
+    stored on the deposit."""
     assert org.clearing_account_id and org.suspense_account_id
     params: dict[str, list[Any]] = {
-        k: [] for k in ("keys", "kinds", "metas", "hashes", "sources", "targets", "amounts")
+        k: []
+        for k in ("deposits", "keys", "kinds", "metas", "hashes", "sources", "targets", "amounts")
     }
-    for payment, member in payments:
+    for deposit_id, payment, member in payments:
         target = member.savings_account_id if member else org.suspense_account_id
         assert target is not None
         kind = "savings.deposit" if member else "savings.deposit_suspense"
         entries = check_entries(
             [(org.clearing_account_id, -payment.amount), (target, payment.amount)]
         )
+        params["deposits"].append(deposit_id)
         params["keys"].append(f"savings:deposit:{payment.receipt}")
         params["kinds"].append(kind)
         params["metas"].append(

@@ -12,10 +12,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, select, text, tuple_
+from sqlalchemy import Table, and_, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ludus.core.tenancy.models import Tenant
 from ludus.engagement.challenges import scoring
@@ -103,13 +105,8 @@ async def _rescore(
     by_user: dict[uuid.UUID, list[Credit]],
     out: Outcome,
 ) -> None:
-    new = await session.execute(
-        insert(Contribution)
-        .values(entered)
-        .on_conflict_do_nothing()
-        .returning(Contribution.challenge_id, Contribution.user_id)
-    )
-    pairs = set(new.all())
+    new = await session.execute(_INSERT_CONTRIBUTIONS, entered)
+    pairs = {(challenge_id, user_id) for challenge_id, user_id in new.all()}
     if not pairs:
         return
     entries: dict[tuple[uuid.UUID, uuid.UUID], list[scoring.Entry]] = defaultdict(list)
@@ -126,6 +123,7 @@ async def _rescore(
     targets = [(p, c) for p, c in loaded if (c.id, p.user_id) in pairs]
     member_of = {user: credits[0].member for user, credits in by_user.items()}
     referrals = await _referrals(session, [c for _, c in targets], member_of)
+    scores: dict[str, list[Any]] = {k: [] for k in ("ids", "score", "total", "done", "at")}
     for participant, challenge in targets:
         member = member_of[participant.user_id]
         result = progress.score_of(
@@ -135,8 +133,21 @@ async def _rescore(
             entries[(challenge.id, participant.user_id)],
             referrals.get((challenge.id, member.id), 0),
         )
-        progress.store(participant, result)
-    await session.flush()
+        for name, value in zip(
+            scores,
+            (participant.id, result.score, result.total, result.completed, result.reached_at),
+            strict=True,
+        ):
+            scores[name].append(value)
+        # The loaded object shows the stored values, without a second (ORM) update.
+        for attr, value in (
+            ("score", result.score),
+            ("total", result.total),
+            ("completed", result.completed),
+            ("reached_at", result.reached_at),
+        ):
+            set_committed_value(participant, attr, value)
+    await session.execute(_STORE_SCORES, scores)
     names = {c.id: c.name for _, c in targets}
     for challenge_id, user_id, before, now_rank, score in await _refresh_ranks(
         session, list(names)
@@ -172,6 +183,22 @@ async def _referrals(
     )
     return {(c, m): int(n) for c, m, n in rows.all() if m is not None}
 
+
+_contributions: Table = Contribution.__table__  # type: ignore[assignment]
+# Executed with a list of rows: compiled once, sent as multi-row inserts.
+_INSERT_CONTRIBUTIONS = (
+    insert(_contributions)
+    .on_conflict_do_nothing()
+    .returning(_contributions.c.challenge_id, _contributions.c.user_id)
+)
+# Every rescored participant in one statement (the rows are locked by `apply`'s read).
+_STORE_SCORES = text(
+    f"UPDATE {Participant.__tablename__} AS p SET score = u.score, total = u.total,"
+    " completed = u.done, reached_at = u.at"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:score AS bigint[]), CAST(:total AS bigint[]),"
+    " CAST(:done AS boolean[]), CAST(:at AS timestamptz[])) AS u(id, score, total, done, at)"
+    " WHERE p.id = u.id"
+)
 
 # Leaderboard order: score desc, reached first, user id (as the leaderboard endpoint).
 _RANKS = text(
