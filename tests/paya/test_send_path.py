@@ -56,9 +56,9 @@ class TestStatements:
                     idempotency_key=uuid.uuid4().hex,
                 )  # fmt: skip
         assert payment.recipient_id == bob.user.id
-        # tenant context, lock, facts, ledger call (savepoint, its context, call, release),
-        # insert: the old path took 12 (history reads, flag upserts, a separate NOTIFY).
-        assert len(seen) <= 8, seen
+        # tenant context, lock and facts, ledger call (savepoint, call, release), insert:
+        # the first version took 12 (history reads, flag upserts, a separate NOTIFY).
+        assert len(seen) <= 6, seen
         assert await balance(client, bob) == 2
 
 
@@ -78,18 +78,15 @@ class TestOpenFlagsSkipRules:
         assert (str(ann.user.id), VELOCITY) in await flags_of(client, admin)
         config = await _config(db, tenant.id)
         async with db.session(tenant_id=tenant.id) as s:
-            sender, recipient = await p2p.lock_parties(s, tenant.id, ann.user.id, "bo_of")
-            assert sender is not None and recipient is not None
-            facts = await p2p.send_facts(
-                s, tenant.id, sender=sender, recipient=recipient, public=True,
-                config=config, now=clock.utcnow(),
+            _, _, facts = await p2p.lock_and_read(
+                await s.connection(), tenant.id, sender_id=ann.user.id, recipient_key="bo_of",
+                public=True, config=config, now=clock.utcnow(),
             )  # fmt: skip
-            back, ann_row = await p2p.lock_parties(s, tenant.id, bo.user.id, "ann_of")
-            assert back is not None and ann_row is not None
-            reverse = await p2p.send_facts(
-                s, tenant.id, sender=back, recipient=ann_row, public=True,
-                config=config, now=clock.utcnow(),
+            _, _, reverse = await p2p.lock_and_read(
+                await s.connection(), tenant.id, sender_id=bo.user.id, recipient_key="ann_of",
+                public=True, config=config, now=clock.utcnow(),
             )  # fmt: skip
+        assert facts is not None and reverse is not None
         assert VELOCITY in facts.skip and VELOCITY not in reverse.skip
         assert CIRCULAR in reverse.skip and MONEY_MULE not in facts.skip
         assert (facts.sends_day, facts.paid_recipient_today) == (5, True)

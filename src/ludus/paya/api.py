@@ -24,6 +24,7 @@ from ludus.paya import repository as repo
 from ludus.paya.auth import PayaMember, PublicTenant
 from ludus.paya.feed import get_hub
 from ludus.paya.models import Payment, Profile
+from ludus.paya.p2p import SentPayment
 from ludus.paya.schemas import (
     BankLinkCreate,
     BankLinkOut,
@@ -66,7 +67,7 @@ async def my_profile(session: AsyncSession, p: Profile) -> MyProfile:
     )
 
 
-def payment_out(p: Payment, me: Any = None) -> PaymentOut:
+def payment_out(p: Payment | SentPayment, me: Any = None) -> PaymentOut:
     direction = None if me is None else ("sent" if p.sender_id == me else "received")
     return PaymentOut(
         id=p.id, sender=p.sender_username, recipient=p.recipient_username, amount=p.amount,

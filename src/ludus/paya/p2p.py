@@ -1,12 +1,16 @@
-"""The SQL of a P2P send: three statements besides the ledger call, all indexed and bounded.
+"""The SQL of a P2P send: two statements besides the ledger call, both indexed and bounded.
 
-1. `lock_parties`: the sender's profile FOR UPDATE and the recipient's profile, together.
-2. `send_facts`: read after the lock, so its snapshot holds every earlier send of this
-   sender. The sender's last-24 h sends for the limits (at most as many rows as the largest
-   count limit: past that the send is refused anyway), both parties' open rule flags, and
-   the rows each fraud rule looks at — only for rules whose flag is not already open, since
-   re-checking those cannot raise anything new.
-3. `insert_payment`: the payment row, with the feed NOTIFY in the same statement.
+1. `lock_and_read`: one call of `paya_send_facts()` (a PL/pgSQL function, migration
+   paya_0002). It locks the sender's profile (FOR UPDATE), reads the recipient's, and then,
+   in a statement of its own and so with a snapshot taken after the lock, reads what the
+   limits and the fraud rules need: the sender's last-24 h sends (at most as many rows as
+   the largest count limit: past that the send is refused anyway), both parties' open rule
+   flags, and the rows each fraud rule looks at, only for rules whose flag is not already
+   open (re-checking those cannot raise anything new). A plain SQL statement could not do
+   both: its snapshot is taken before it waits on the lock.
+2. `insert_payment`: the payment row, with the feed NOTIFY in the same statement.
+
+Both run on the session's Core connection: the ORM's per-statement work buys nothing here.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ludus.paya.config import PayaConfig
 from ludus.paya.rules import (
@@ -54,97 +58,29 @@ class SendFacts:
     public_in_window: int = 0
 
 
-_COLUMNS = "user_id, username, wallet_account_id, status, created_at"
-_LOCK_PARTIES = text(
-    f"WITH s AS MATERIALIZED (SELECT {_COLUMNS} FROM paya_profiles"
-    " WHERE tenant_id = :tenant AND user_id = :sender FOR UPDATE)"
-    f" SELECT true AS is_sender, {_COLUMNS} FROM s"
-    f" UNION ALL SELECT false, {_COLUMNS} FROM paya_profiles"
-    " WHERE tenant_id = :tenant AND username_key = :key"
+@dataclass
+class SentPayment:
+    """A payment as written by `insert_payment` (its columns; no ORM instance to build)."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    sender_id: uuid.UUID
+    recipient_id: uuid.UUID
+    sender_username: str
+    recipient_username: str
+    amount: int
+    memo: str
+    public: bool
+    ledger_tx_id: uuid.UUID
+    idempotency_key: str | None
+    created_at: datetime
+
+
+_SEND_FACTS = text(
+    "SELECT * FROM paya_send_facts(:tenant, :sender, :key, :public, :new_after, :day_ago,"
+    " :hour_ago, :limit_rows, :mule_since, :mule_rows, :circular_since, :load_since,"
+    " :private_since)"
 )
-
-
-async def lock_parties(
-    session: AsyncSession, tenant_id: uuid.UUID, sender: uuid.UUID, recipient_key: str
-) -> tuple[Party | None, Party | None]:
-    """(sender, recipient); the sender's row stays locked until the transaction ends."""
-    rows = await session.execute(
-        _LOCK_PARTIES, {"tenant": tenant_id, "sender": sender, "key": recipient_key}
-    )
-    found: dict[bool, Party] = {}
-    for row in rows:
-        found[row[0]] = Party(*row[1:])
-    return found.get(True), found.get(False)
-
-
-_SEND_FACTS = text("""
-WITH f AS (
-  SELECT coalesce(array_agg(rule) FILTER (WHERE user_id = :sender), '{}') AS sender_rules,
-         coalesce(array_agg(rule) FILTER (WHERE user_id = :recipient), '{}') AS recipient_rules
-  FROM paya_flags
-  WHERE tenant_id = :tenant AND user_id IN (:sender, :recipient)
-    AND resolved_at IS NULL AND source = 'rule'
-), mine AS (
-  SELECT recipient_id, amount, created_at FROM paya_payments
-  WHERE tenant_id = :tenant AND sender_id = :sender AND created_at >= :day_ago
-  ORDER BY created_at DESC LIMIT :limit_rows
-)
-SELECT lim.sends_hour, lim.sends_day, lim.recipients_day, lim.paid_recipient_today,
-  lim.sent_today, f.sender_rules, f.recipient_rules,
-  CASE WHEN NOT 'velocity' = ANY (f.sender_rules) THEN (
-    SELECT json_agg(json_build_array(id, sender_id, recipient_id, amount, public, created_at))
-    FROM paya_payments
-    WHERE tenant_id = :tenant AND sender_id = :sender AND recipient_id = :recipient
-      AND created_at >= :hour_ago) END AS velocity,
-  CASE WHEN NOT 'money_mule' = ANY (f.recipient_rules) THEN (
-    SELECT json_agg(json_build_array(id, sender_id, recipient_id, amount, public, created_at))
-    FROM (SELECT DISTINCT ON (sender_id) * FROM paya_payments
-          WHERE tenant_id = :tenant AND recipient_id = :recipient
-            AND created_at >= :mule_since
-          ORDER BY sender_id, created_at DESC LIMIT :mule_rows) m) END AS mule,
-  CASE WHEN NOT 'circular' = ANY (f.sender_rules) THEN (
-    SELECT json_agg(json_build_array(id, sender_id, recipient_id, amount, public, created_at))
-    FROM ((SELECT * FROM paya_payments
-           WHERE tenant_id = :tenant AND sender_id = :recipient AND recipient_id = :sender
-             AND created_at >= :circular_since LIMIT 1)
-          UNION ALL
-          (SELECT v.* FROM (
-             -- both sides read through their own (tenant, party, created_at) index, so no
-             -- plan can walk the tenant's whole history to produce X in order
-             WITH outs AS MATERIALIZED (
-               SELECT DISTINCT recipient_id FROM paya_payments
-               WHERE tenant_id = :tenant AND sender_id = :recipient
-                 AND recipient_id <> :sender AND created_at >= :circular_since),
-             ins AS MATERIALIZED (
-               SELECT DISTINCT sender_id FROM paya_payments
-               WHERE tenant_id = :tenant AND recipient_id = :sender
-                 AND created_at >= :circular_since)
-             SELECT outs.recipient_id AS via FROM outs JOIN ins
-               ON ins.sender_id = outs.recipient_id
-             ORDER BY outs.recipient_id LIMIT 1) hop
-           CROSS JOIN LATERAL (
-             (SELECT * FROM paya_payments
-              WHERE tenant_id = :tenant AND sender_id = :recipient AND recipient_id = hop.via
-                AND created_at >= :circular_since LIMIT 1)
-             UNION ALL
-             (SELECT * FROM paya_payments
-              WHERE tenant_id = :tenant AND sender_id = hop.via AND recipient_id = :sender
-                AND created_at >= :circular_since LIMIT 1)) v)) e) END AS circular,
-  CASE WHEN :recipient_new AND NOT 'load_then_send_new_account' = ANY (f.sender_rules) THEN (
-    SELECT json_agg(json_build_array(amount, created_at)) FROM paya_movements
-    WHERE tenant_id = :tenant AND user_id = :sender AND kind = 'load'
-      AND status IN ('queued', 'pending', 'settled') AND created_at >= :load_since) END AS loads,
-  CASE WHEN NOT :public AND NOT 'private_only' = ANY (f.sender_rules) THEN (
-    SELECT json_build_array(count(*), count(*) FILTER (WHERE public)) FROM paya_payments
-    WHERE tenant_id = :tenant AND sender_id = :sender AND created_at >= :private_since
-  ) END AS private
-FROM f, (
-  SELECT count(*) FILTER (WHERE created_at >= :hour_ago) AS sends_hour,
-         count(*) AS sends_day, count(DISTINCT recipient_id) AS recipients_day,
-         coalesce(bool_or(recipient_id = :recipient), false) AS paid_recipient_today,
-         coalesce(sum(amount), 0) AS sent_today
-  FROM mine) lim
-""")
 SENDER_RULES = (VELOCITY, CIRCULAR, LOAD_THEN_SEND, PRIVATE_ONLY)
 
 
@@ -156,38 +92,46 @@ def _payments(rows: list[list[Any]] | None) -> list[tuple[str, PaymentFact]]:
     ]  # fmt: skip
 
 
-async def send_facts(
-    session: AsyncSession,
+async def lock_and_read(
+    conn: AsyncConnection,
     tenant_id: uuid.UUID,
     *,
-    sender: Party,
-    recipient: Party,
+    sender_id: uuid.UUID,
+    recipient_key: str,
     public: bool,
     config: PayaConfig,
     now: datetime,
-) -> SendFacts:
+) -> tuple[Party | None, Party | None, SendFacts | None]:
+    """(sender, recipient, facts) in one round trip; the sender's profile row stays locked
+    until the transaction ends. Facts are None when the send is refused anyway (no such
+    recipient, a self-transfer, either side frozen)."""
     limits, fraud, new = config.limits, config.fraud, config.new_account
-    recipient_new = now - recipient.created_at < timedelta(days=new.cooling_period_days)
     params = {
         "tenant": tenant_id,
-        "sender": sender.user_id,
-        "recipient": recipient.user_id,
+        "sender": sender_id,
+        "key": recipient_key,
+        "public": public,
+        "new_after": now - timedelta(days=new.cooling_period_days),
         "day_ago": now - timedelta(days=1),
         "hour_ago": now - timedelta(hours=1),
         "limit_rows": max(limits.sends_per_day, limits.sends_per_hour),
         "mule_since": now - timedelta(hours=24),
         "mule_rows": fraud.mule_unique_senders_24h,
         "circular_since": now - timedelta(hours=fraud.circular_window_hours),
-        "recipient_new": recipient_new,
         "load_since": now - timedelta(minutes=fraud.load_then_send_minutes),
-        "public": public,
         "private_since": now - timedelta(days=fraud.private_only_window_days),
     }
-    row = (await session.execute(_SEND_FACTS, params)).one()
+    row = (await conn.execute(_SEND_FACTS, params)).one_or_none()
+    if row is None:
+        return None, None, None
+    sender = Party(*row[:5])
+    recipient = Party(*row[5:10]) if row.r_user_id is not None else None
+    if row.sends_day is None:
+        return sender, recipient, None
     skip = {r for r in SENDER_RULES if r in row.sender_rules}
     if MONEY_MULE in row.recipient_rules:
         skip.add(MONEY_MULE)
-    if not recipient_new:
+    if recipient is None or now - recipient.created_at >= timedelta(days=new.cooling_period_days):
         skip.add(LOAD_THEN_SEND)
     if row.private is None:
         skip.add(PRIVATE_ONLY)
@@ -196,18 +140,19 @@ async def send_facts(
         recent.update(_payments(rows))
     loads = [LoadFact(sender.user_id, r[0], datetime.fromisoformat(r[1])) for r in row.loads or ()]
     sent, public_sent = row.private or (0, 0)
-    return SendFacts(
+    facts = SendFacts(
         sends_hour=row.sends_hour,
         sends_day=row.sends_day,
         recipients_day=row.recipients_day,
         paid_recipient_today=row.paid_recipient_today,
-        sent_today=int(row.sent_today),
+        sent_today=row.sent_today,
         skip=frozenset(skip),
         recent=list(recent.values()),
         loads=loads,
         sent_in_window=sent,
         public_in_window=public_sent,
     )
+    return sender, recipient, facts
 
 
 _INSERT = (
@@ -226,11 +171,11 @@ _INSERT_PUBLIC = text(
 
 
 async def insert_payment(
-    session: AsyncSession, values: dict[str, Any], notify: tuple[str, str] | None
+    conn: AsyncConnection, values: dict[str, Any], notify: tuple[str, str] | None
 ) -> None:
     """Insert a payment (all columns in `values`); `notify` = (channel, payload) if public."""
     if notify is None:
-        await session.execute(_INSERT_PRIVATE, values)
+        await conn.execute(_INSERT_PRIVATE, values)
     else:
         channel, payload = notify
-        await session.execute(_INSERT_PUBLIC, {**values, "channel": channel, "payload": payload})
+        await conn.execute(_INSERT_PUBLIC, {**values, "channel": channel, "payload": payload})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable
+from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from ludus.paya import accounts, feed, fraud, p2p, usernames
 from ludus.paya import repository as repo
 from ludus.paya.config import PayaConfig
 from ludus.paya.models import Payment, Profile
-from ludus.paya.p2p import Party, SendFacts
+from ludus.paya.p2p import Party, SendFacts, SentPayment
 from ludus.paya.rules import PaymentFact
 from ludus.paya.schemas import ProfileCreate, TransferCreate
 
@@ -40,10 +41,7 @@ LimitExceeded = error_code(
     422, "TRANSFER_LIMIT_EXCEEDED", "This transfer is over one of your limits."
 )
 P2P_KIND = "paya.p2p"
-PAYMENT_COLUMNS = (
-    "id", "tenant_id", "sender_id", "recipient_id", "sender_username", "recipient_username",
-    "amount", "memo", "public", "ledger_tx_id", "idempotency_key", "created_at",
-)  # fmt: skip
+PAYMENT_COLUMNS = tuple(f.name for f in fields(SentPayment))
 
 
 async def create_profile(
@@ -132,15 +130,20 @@ async def send(
     sender_user_id: uuid.UUID,
     data: TransferCreate,
     idempotency_key: str | None,
-) -> Payment:
-    """Pay @username: 4 statements (lock, facts, ledger call, insert + NOTIFY) in steady
+) -> SentPayment:
+    """Pay @username: 3 statements (lock and facts, ledger call, insert + NOTIFY) in steady
     state; flags are written only when a rule fires for the first time. Payments to a hot
     recipient are credited to its sharded incoming account (accounts.py)."""
     config = await accounts.rules(session, tenant_id)
     if len(data.memo) > config.limits.max_memo_length:
         raise MemoTooLong(details={"max_length": config.limits.max_memo_length})
     to_key = usernames.normalize(data.to)
-    sender, recipient = await p2p.lock_parties(session, tenant_id, sender_user_id, to_key)
+    conn = await session.connection()
+    sender, recipient, facts = await p2p.lock_and_read(
+        conn, tenant_id, sender_id=sender_user_id, recipient_key=to_key, public=data.public,
+        config=config, now=clock.utcnow(),
+    )  # fmt: skip
+    now = clock.utcnow()  # after the lock wait: the windows above reach back a little further
     if sender is None:
         raise ProfileRequired()
     key = idempotency_key or uuid.uuid4().hex
@@ -150,13 +153,8 @@ async def send(
         raise RecipientNotFound(details={"to": data.to})
     if recipient.user_id == sender.user_id:
         raise SelfTransfer()
-    if recipient.status == "frozen":
+    if recipient.status == "frozen" or facts is None:
         raise AccountFrozen(details={"username": recipient.username, "side": "recipient"})
-    now = clock.utcnow()
-    facts = await p2p.send_facts(
-        session, tenant_id, sender=sender, recipient=recipient, public=data.public,
-        config=config, now=now,
-    )  # fmt: skip
     check_limits(config, sender, data.amount, facts, now)
     to_account = recipient.wallet_account_id
     if to_key in config.hot_recipients:
@@ -182,8 +180,8 @@ async def send(
         earlier = await repo.payment_by_key(session, tenant_id, sender.user_id, key)
         if earlier is None or (earlier.memo, earlier.public) != (data.memo, data.public):
             raise IdempotencyKeyReused()
-        return earlier
-    payment = Payment(
+        return SentPayment(**{c: getattr(earlier, c) for c in PAYMENT_COLUMNS})
+    payment = SentPayment(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
         sender_id=sender.user_id,
@@ -200,8 +198,7 @@ async def send(
     notify = None
     if data.public:
         notify = (feed.CHANNEL, feed.payload(tenant_id, feed_item(payment, config)))
-    values = {c: getattr(payment, c) for c in PAYMENT_COLUMNS}
-    await p2p.insert_payment(session, values, notify)
+    await p2p.insert_payment(conn, vars(payment), notify)
     fact = PaymentFact(sender.user_id, recipient.user_id, data.amount, data.public, now)
     created = {sender.user_id: sender.created_at, recipient.user_id: recipient.created_at}
     findings = fraud.findings_for_send(config, facts, fact, created, now)
@@ -210,7 +207,7 @@ async def send(
     return payment
 
 
-def feed_item(payment: Payment, config: PayaConfig) -> dict[str, Any]:
+def feed_item(payment: Payment | SentPayment, config: PayaConfig) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": str(payment.id),
         "sender": payment.sender_username,
