@@ -239,10 +239,17 @@ def report(label: str, r: dict[str, float]) -> None:
 
 
 async def run(
-    port: int, slug: str, email: str, token: str, seconds: float, server_pid: int
+    port: int,
+    slug: str,
+    email: str,
+    token: str,
+    seconds: float,
+    server_pid: int,
+    clients: list[int],
+    login_too: bool,
 ) -> None:
     me = get_request("/api/v1/me", token)
-    for concurrency in (1, 16, 64):
+    for concurrency in clients:
         report(
             f"GET /api/v1/me  c={concurrency}",
             await drive(port, me, concurrency, seconds, server_pid),
@@ -252,6 +259,8 @@ async def run(
         {"email": email, "password": PASSWORD, "device_id": "bench-device"},
         {"X-Tenant": slug},
     )
+    if not login_too:
+        return
     for concurrency in (1, 8):
         report(
             f"POST /api/v1/auth/login  c={concurrency}",
@@ -266,7 +275,10 @@ def main() -> None:
     parser.add_argument(
         "--log-level", default="INFO", help="server log level (INFO logs each request)"
     )
+    parser.add_argument("--clients", default="1,16,64", help="concurrency levels for GET /me")
+    parser.add_argument("--no-login", action="store_true", help="skip the sign-in levels")
     args = parser.parse_args()
+    clients = [int(c) for c in args.clients.split(",")]
 
     data_dir = Path(tempfile.mkdtemp(prefix="ludus-bench-"))
     url, server = make_database(data_dir)
@@ -288,7 +300,9 @@ def main() -> None:
             f"{os.cpu_count()} CPUs, {args.seconds:g} s per level, "
             f"load average {os.getloadavg()[0]:.1f} before start"
         )
-        asyncio.run(run(port, slug, email, token, args.seconds, proc.pid))
+        asyncio.run(
+            run(port, slug, email, token, args.seconds, proc.pid, clients, not args.no_login)
+        )
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
+from starlette.routing import BaseRoute
 
 from ludus import __version__
 from ludus.core.auth.wellknown import router as wellknown_router
@@ -74,11 +74,17 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(health_router)
     app.include_router(wellknown_router)
     app.include_router(api_router)
-    # Metrics label requests by route template; included routes keep their own relative path.
-    app.state.route_templates = {
-        id(context.original_route): context.path for context in iter_route_contexts(app.routes)
-    }
     return app
+
+
+def route_table(app: FastAPI) -> list[tuple[str, BaseRoute]]:
+    """(full path template, route) for every route of the app.
+
+    FastAPI is pinned below 0.137, where `include_router` copies routes with their full
+    path; later versions resolve included routers on every request, which cost a third of
+    the Python calls of a small request.
+    """
+    return [(str(getattr(route, "path", "")), route) for route in app.routes]
 
 
 def _no_database() -> bool:

@@ -12,12 +12,12 @@ import uuid
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute
 from httpx import AsyncClient
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from ludus.app import create_app
+from ludus.app import create_app, route_table
 from ludus.core.auth.models import Role
 from tests.factories import make_actor
 
@@ -27,10 +27,9 @@ SKIP_TABLES = ("idempotency_keys",)
 
 def _routes() -> list[tuple[str, str, APIRoute]]:
     found = []
-    for context in iter_route_contexts(create_app().routes):
-        route, path = context.original_route, context.path or ""
+    for path, route in route_table(create_app()):
         if isinstance(route, APIRoute) and path.startswith("/api/"):
-            methods = set(context.methods or ())
+            methods = set(route.methods or ())
             found += [(m, path, route) for m in sorted(methods & set(MUTATING))]
     return found
 

@@ -116,8 +116,7 @@ def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     if route is None:
         return "unmatched"
-    templates = getattr(getattr(scope.get("app"), "state", None), "route_templates", {})
-    return str(templates.get(id(route)) or getattr(route, "path", "unmatched"))
+    return str(getattr(route, "path", "unmatched"))
 
 
 class BodyLimitMiddleware:
