@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table
@@ -375,11 +376,8 @@ TABLES: dict[str, Table] = {
 
 def _dedupe(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Last write wins within one statement (ON CONFLICT cannot touch a row twice)."""
-    keys = [c.name for c in table.primary_key.columns]
-    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        seen[tuple(row[k] for k in keys)] = row
-    return list(seen.values())
+    key = itemgetter(*(c.name for c in table.primary_key.columns))
+    return list({key(row): row for row in rows}.values())
 
 
 def write(batch: bulk.Batch, changes: Changes) -> None:
