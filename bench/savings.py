@@ -12,7 +12,9 @@ progress, leaderboard ranks, badges) and queues receipts from their own jobs.
 
 Reported: HTTP ingest rate and callback latency (p50/p95), deposits/s end to end, the time
 until no callback is pending (every leaderboard current), the time until every receipt is
-queued, and lost/doubled deposits (must be 0/0), checked against the ledger too.
+queued, lost/doubled deposits (must be 0/0, checked against the ledger too), the CPU each
+process and its PostgreSQL backends spent per callback (meaningful on a shared machine,
+where wall-clock rates are not), and the load average.
 Uses DATABASE_URL, else the embedded PostgreSQL. The default size finishes in well under
 4 minutes on a 2-core machine.
 """
@@ -104,11 +106,12 @@ async def setup_org(db: Database, o: int, members: int) -> tuple[Tenant, str, li
     return tenant, token, refs
 
 
-def start(args: list[str], pool: int) -> subprocess.Popen[bytes]:
-    """A `ludus` subprocess with a modest connection pool (the database may be shared)."""
+def start(role: str, args: list[str], pool: int) -> subprocess.Popen[bytes]:
+    """A `ludus` subprocess with a modest connection pool (the database may be shared); its
+    connections are named after `role`, so their backends' CPU can be told apart."""
     cli = "import sys; from ludus.cli.main import app; sys.argv[0] = 'ludus'; app()"
-    env = {**os.environ, "PGAPPNAME": f"bench-savings-{args[0]}",
-           "LUDUS_DB_POOL_SIZE": str(pool), "LUDUS_DB_MAX_OVERFLOW": "2"}  # fmt: skip
+    env = {**os.environ, "PGAPPNAME": f"bench-savings-{role}",
+           "LUDUS_DB_POOL_SIZE": str(pool), "LUDUS_DB_MAX_OVERFLOW": "0"}  # fmt: skip
     return subprocess.Popen([sys.executable, "-c", cli, *args], start_new_session=True, env=env)
 
 
@@ -134,13 +137,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-async def backends_cpu(db: Database) -> float:
-    """CPU used so far by the PostgreSQL backends serving the server and the worker."""
+ROLES = ("serve", "drain", "messages")
+
+
+async def backends_cpu(db: Database) -> dict[str, float]:
+    """CPU used so far by the PostgreSQL backends serving each process (by role). A backend
+    that exited meanwhile takes its CPU with it: pools are kept small and steady."""
     async with db.session(system=True) as s:
         rows = await s.execute(
-            text("SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'bench-savings-%'")
+            text(
+                "SELECT pid, application_name FROM pg_stat_activity"
+                " WHERE application_name LIKE 'bench-savings-%'"
+            )
         )
-        return sum(cpu_seconds(int(r[0])) for r in rows.all())
+        out = dict.fromkeys(ROLES, 0.0)
+        for pid, name in rows.all():
+            role = str(name).removeprefix("bench-savings-")
+            out[role] = out.get(role, 0.0) + cpu_seconds(int(str(pid)))
+        return out
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 OTHER_QUEUES = ("default", "notifications", "periodic", "events", "webhooks")
@@ -197,7 +215,7 @@ async def main() -> None:
     counts = Counts(db, tenants)
     os.environ["DATABASE_URL"] = url
     port = free_port()
-    server = start(["serve", "--no-migrate", "--port", str(port)], pool=12)
+    server = start("serve", ["serve", "--no-migrate", "--port", str(port)], pool=12)
     bodies: list[tuple[str, bytes]] = []
     for i in range(args.size):
         tenant, token, refs = orgs[i % len(orgs)]
@@ -231,9 +249,9 @@ async def main() -> None:
                     await asyncio.sleep(0.1)
             # Drains get their own worker (queue "savings"); messages, notification
             # deliveries and periodic jobs run in a second one.
-            worker = start(["worker", "-q", "savings", "--concurrency", str(args.orgs)],
+            worker = start("drain", ["worker", "-q", "savings", "--concurrency", str(args.orgs)],
                            pool=args.orgs)  # fmt: skip
-            others = start(["worker", "--concurrency", str(args.worker_concurrency),
+            others = start("messages", ["worker", "--concurrency", str(args.worker_concurrency),
                             *(x for q in OTHER_QUEUES for x in ("-q", q))],
                            pool=args.worker_concurrency)  # fmt: skip
             latencies: list[float] = []
@@ -262,11 +280,11 @@ async def main() -> None:
             print(
                 f"size: {args.size} callbacks (+{len(posts) - len(bodies)} redelivered) over "
                 f"{args.orgs} orgs x {args.members} members; {args.concurrency} connections; "
-                f"worker concurrency {args.worker_concurrency}",
+                f"worker concurrency {args.worker_concurrency}; load average {load()}",
                 flush=True,
             )
             cpu0 = (cpu_seconds(server.pid), cpu_seconds(worker.pid), cpu_seconds(others.pid),
-                    await backends_cpu(db))  # fmt: skip
+                    await backends_cpu(db), load())  # fmt: skip
             started = time.perf_counter()
             await asyncio.gather(*(sender() for _ in range(args.concurrency)))
             ingest = time.perf_counter() - started
@@ -275,7 +293,7 @@ async def main() -> None:
                 await asyncio.sleep(0.1)
             current = time.perf_counter() - started
             worker_cpu = cpu_seconds(worker.pid) - cpu0[1]
-            pg_cpu = await backends_cpu(db) - cpu0[3]
+            pg_at_current = await backends_cpu(db)
             want_receipts = 2 * args.size  # SMS + WhatsApp
             deadline = time.perf_counter() + args.receipts_wait
             while (queued := await counts.receipts()) < want_receipts:
@@ -284,6 +302,8 @@ async def main() -> None:
                 await asyncio.sleep(0.25)
             receipts_at = time.perf_counter() - started
             others_cpu = cpu_seconds(others.pid) - cpu0[2]
+            pg_at_end = await backends_cpu(db)
+            load_after = load()
     finally:
         for proc in (worker, others, server):
             if proc is not None:
@@ -342,18 +362,23 @@ async def main() -> None:
         f"{args.size / current:.0f} deposits/s end to end"
     )
     print(f"receipts queued (SMS + WhatsApp): {queued} of {want_receipts} after {receipts_at:.1f}s")
+    pg = {r: (pg_at_current[r] - cpu0[3][r]) / args.size * 1000 for r in ("serve", "drain")}
     ms = {k: v / args.size * 1000 for k, v in
-          {"server": server_cpu, "drain": worker_cpu, "pg": pg_cpu}.items()}  # fmt: skip
-    total_ms = sum(ms.values())
+          {"server": server_cpu, "drain": worker_cpu}.items()}  # fmt: skip
+    total_ms = sum(ms.values()) + sum(pg.values())
     print(
-        f"CPU per callback until leaderboards current: server {ms['server']:.2f} ms, drain "
-        f"worker {ms['drain']:.2f} ms, PostgreSQL (their backends) {ms['pg']:.2f} ms; "
-        f"{total_ms:.2f} ms in all = {2000 / total_ms:.0f} callbacks/s if two cores were free"
+        f"CPU per callback until leaderboards current: server {ms['server']:.2f} ms "
+        f"(+ its PostgreSQL backends {pg['serve']:.2f} ms), drain worker {ms['drain']:.2f} ms "
+        f"(+ {pg['drain']:.2f} ms); {total_ms:.2f} ms in all = {2000 / total_ms:.0f} "
+        "callbacks/s if two cores were free"
     )
+    messages_pg = pg_at_end["messages"] - cpu0[3]["messages"]
     print(
-        f"messages worker (receipts, deliveries, periodic): {others_cpu:.1f}s CPU for "
-        f"{queued} receipt messages = {others_cpu / max(queued, 1) * 1000:.2f} ms each"
+        f"messages worker (receipts, rank messages, deliveries, periodic): {others_cpu:.1f}s CPU"
+        f" + {messages_pg:.1f}s in its PostgreSQL backends = "
+        f"{(others_cpu + messages_pg) / args.size * 1000:.2f} ms per callback"
     )
+    print(f"load average before {cpu0[4]}, after {load_after}")
     print(
         f"lost {lost}, doubled {doubled}; failed callbacks {failed}; leaderboard totals match: "
         f"{scored == expected_total}; ledger verify clean: {clean}"
