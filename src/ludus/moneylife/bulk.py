@@ -108,13 +108,34 @@ class Batch:
 
     def __init__(self) -> None:
         self.parts: list[str] = []
-        self.params: dict[str, str] = {}
+        self.params: dict[str, Any] = {}
         self.jobs: list[dict[str, Any]] = []
 
-    def _source(self, table: Table, rows: Sequence[dict[str, Any]], cols: list[str]) -> str:
+    def _source(
+        self,
+        table: Table,
+        rows: Sequence[dict[str, Any]],
+        cols: list[str],
+        texts: Sequence[str] = (),
+    ) -> str:
         name = f"rows{len(self.params)}"
-        self.params[name] = _json(list(rows))
-        return f"jsonb_to_recordset(CAST(%({name})s AS jsonb)) AS v({_spec(table, tuple(cols))})"
+        if not texts:
+            self.params[name] = _json(list(rows))
+            return (
+                f"jsonb_to_recordset(CAST(%({name})s AS jsonb)) AS v({_spec(table, tuple(cols))})"
+            )
+        # Large text values go as binary text[] parameters zipped with the JSON rows by
+        # position (ROWS FROM): no JSON escaping on either side.
+        rest = [c for c in cols if c not in texts]
+        self.params[name] = _json([{c: row[c] for c in rest} for row in rows])
+        sources = [
+            f"jsonb_to_recordset(CAST(%({name})s AS jsonb)) AS ({_spec(table, tuple(rest))})"
+        ]
+        for i, col in enumerate(texts):
+            self.params[f"{name}_{i}"] = [row[col] for row in rows]
+            sources.append(f"unnest(CAST(%({name}_{i})b AS text[]))")
+        names = ", ".join(_q(c) for c in [*rest, *texts])
+        return f"ROWS FROM ({', '.join(sources)}) AS v({names})"
 
     def defer(self, specs: Sequence[JobSpec]) -> None:
         """Enqueue jobs in the same statement (scheduled jobs: use `defer_many`)."""
@@ -157,15 +178,23 @@ class Batch:
             sql += f" ON CONFLICT ({', '.join(_q(c) for c in conflict)}) {action}"
         self.parts.append(sql)
 
-    def update(self, table: Table, rows: Sequence[dict[str, Any]], key: str = "id") -> None:
-        """UPDATE each row identified by `key` with its other values."""
+    def update(
+        self,
+        table: Table,
+        rows: Sequence[dict[str, Any]],
+        key: str = "id",
+        *,
+        texts: Sequence[str] = (),
+    ) -> None:
+        """UPDATE each row identified by `key` with its other values; `texts` are text
+        columns with large values (sent as binary arrays rather than inside the JSON)."""
         if not rows:
             return
         cols = list(rows[0])
         sets = ", ".join(f"{_q(c)} = v.{_q(c)}" for c in cols if c != key)
+        source = self._source(table, rows, cols, texts)
         self.parts.append(
-            f"UPDATE {table.name} AS t SET {sets} FROM {self._source(table, rows, cols)}"
-            f" WHERE t.{_q(key)} = v.{_q(key)}"
+            f"UPDATE {table.name} AS t SET {sets} FROM {source} WHERE t.{_q(key)} = v.{_q(key)}"
         )
 
     def delete(self, table: Table, keys: Sequence[dict[str, Any]]) -> None:

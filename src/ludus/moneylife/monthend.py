@@ -221,7 +221,7 @@ async def _advance_all(
     if not updates:
         return 0
     batch = bulk.Batch()
-    batch.update(GAMES, updates)
+    batch.update(GAMES, updates, texts=("state",))
     projections.write(batch, changes)
     for loaded, flag in flags:
         anticheat.queue(

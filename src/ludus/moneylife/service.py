@@ -277,7 +277,7 @@ async def persist(
     step.game_events = derive_events(loaded, old, step, automated=automated)
     values.update(rewards_columns(loaded, new, step.game_events))
     batch = bulk.Batch()
-    batch.update(repository.GAMES, [{"id": loaded.game_id, **values}])
+    batch.update(repository.GAMES, [{"id": loaded.game_id, **values}], texts=("state",))
     projections.write(batch, changes)
     anticheat.queue(
         batch,
