@@ -187,23 +187,30 @@ async def send_messages(
         if org is None:
             return
         deposit_ids = [uuid.UUID(d) for d, _ in receipts]
-        found = await s.execute(select(Deposit).where(Deposit.id.in_(deposit_ids)))
-        deposits = {d.id: d for d in found.scalars()}
-        member_ids = {d.member_id for d in deposits.values()} | {uuid.UUID(r[0]) for r in rank_ups}
-        rows = await s.execute(select(Member).where(Member.id.in_(member_ids)))
-        members = {m.id: m for m in rows.scalars()}
-        messages = []
-        for deposit_id, total in receipts:
-            deposit = deposits.get(uuid.UUID(deposit_id))
-            member = members.get(deposit.member_id) if deposit and deposit.member_id else None
-            if deposit is not None and member is not None:
-                messages.append(notify.receipt_message(member, deposit, int(total)))
+        found = await s.execute(
+            select(Deposit, Member)
+            .join(Member, Member.id == Deposit.member_id)
+            .where(Deposit.id.in_(deposit_ids))
+        )
+        deposits: dict[uuid.UUID, Deposit] = {}
+        members: dict[uuid.UUID, Member] = {}
+        for row in found.all():
+            deposits[row[0].id], members[row[1].id] = row[0], row[1]
+        missing = {uuid.UUID(r[0]) for r in rank_ups} - set(members)
+        if missing:  # rank climbs come from the batch's deposits: normally none
+            rows = await s.execute(select(Member).where(Member.id.in_(missing)))
+            members.update((m.id, m) for m in rows.scalars())
+        messages = [
+            notify.receipt_message(members[d.member_id], d, int(total))
+            for deposit_id, total in receipts
+            if (d := deposits.get(uuid.UUID(deposit_id))) is not None and d.member_id
+        ]
         await notify.send_many(s, org, "savings.deposit_receipt", messages)
         ranks = [
             (member, {"challenge": challenge, "rank": rank, "points": points},
              f"savings:rank:{challenge_id}:{member.id}:{rank}:{deposit_id}")
             for member_id, challenge_id, challenge, rank, points, deposit_id in rank_ups
-            if (member := members.get(uuid.UUID(member_id))) is not None
+            if (member := members.get(uuid.UUID(member_id)))
         ]  # fmt: skip
         await notify.send_many(s, org, "savings.rank_changed", ranks)
 

@@ -2,8 +2,8 @@
 
 Each recipient gets exactly what `notify` would write for them (template in their locale,
 their opt-outs and quiet hours, their addresses, the dedupe key), but the users, their
-preferences, quiet hours and push devices are read with one query each, each template is
-looked up once per channel and locale chain, the messages go in with one insert, and each
+preferences, quiet hours and push devices are read with one query each, the templates are
+looked up once per locale chain, the messages go in with one insert, and each
 delivery job carries up to `delivery.BATCH` messages (`notifications.deliver_batch`).
 """
 
@@ -58,8 +58,7 @@ async def notify_many(
         return []
     tenant = await session.get(Tenant, tenant_id)
     user_ids = list(dict.fromkeys(r.user_id for r in recipients))
-    found = await session.scalars(select(User).where(User.id.in_(user_ids)))
-    users = {u.id: u for u in found}
+    users = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(user_ids)))}
     unknown = [u for u in user_ids if u not in users]
     if tenant is None or unknown:
         details = {"user_id": str(unknown[0])} if unknown else {}
@@ -78,7 +77,7 @@ async def notify_many(
     if not preferences.is_urgent(kind):
         quiet = await preferences.quiet_hours_many(session, tenant=tenant, user_ids=user_ids)
     devices = await _push_tokens(session, tenant_id, user_ids) if Channel.push in channels else {}
-    sources: dict[tuple[Channel, tuple[str, ...]], templates.TemplateSource] = {}
+    sources: dict[tuple[str, ...], dict[Channel, templates.TemplateSource]] = {}
     now = clock.utcnow()
     rows: list[dict[str, Any]] = []
     for item in recipients:
@@ -86,18 +85,18 @@ async def notify_many(
         locales = templates.locale_chain(user.locale, tenant.default_locale)
         hours = quiet.get(user.id)
         off = disabled.get(user.id, set())
+        found = sources.get(tuple(locales))
+        if found is None:
+            found = await templates.find_templates(
+                session, tenant_id=tenant_id, key=template_key, channels=channels, locales=locales
+            )
+            sources[tuple(locales)] = found
         for channel in channels:
-            source = sources.get((channel, tuple(locales)))
+            source = found.get(channel)
             if source is None:
-                source = await templates.find_template(
-                    session, tenant_id=tenant_id, key=template_key, channel=channel,
-                    locales=locales,
-                )  # fmt: skip
-                if source is None:
-                    raise templates.TemplateNotFound(
-                        details={"template_key": template_key, "channel": channel.value}
-                    )
-                sources[(channel, tuple(locales))] = source
+                raise templates.TemplateNotFound(
+                    details={"template_key": template_key, "channel": channel.value}
+                )
             rendered = templates.render(
                 source, item.context, tenant=tenant, timezone=user.timezone, locale=user.locale
             )

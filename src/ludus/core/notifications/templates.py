@@ -93,10 +93,25 @@ async def find_template(
     channel: Channel,
     locales: list[str],
 ) -> TemplateSource | None:
+    found = await find_templates(
+        session, tenant_id=tenant_id, key=key, channels=[channel], locales=locales
+    )
+    return found.get(channel)
+
+
+async def find_templates(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    key: str,
+    channels: list[Channel],
+    locales: list[str],
+) -> dict[Channel, TemplateSource]:
+    """`find_template` for several channels with one query; channels without one are left out."""
     rows = await session.execute(
         select(NotificationTemplate).where(
             NotificationTemplate.key == key,
-            NotificationTemplate.channel == channel,
+            NotificationTemplate.channel.in_(channels),
             NotificationTemplate.locale.in_(locales),
             or_(
                 NotificationTemplate.tenant_id == tenant_id,
@@ -104,20 +119,23 @@ async def find_template(
             ),
         )
     )
-    best: tuple[tuple[int, int], TemplateSource] | None = None
+    best: dict[Channel, tuple[tuple[int, int], TemplateSource]] = {}
     for row in rows.scalars():
+        channel = Channel(row.channel)
         source_rank = 0 if row.tenant_id == tenant_id else 1
         rank = (locales.index(row.locale), source_rank)
-        if best is None or rank < best[0]:
-            best = (rank, TemplateSource(channel, row.locale, row.subject, row.body, row.tenant_id))
-    for loc in locales:
-        default = _defaults.get((key, channel, loc))
-        if default is not None:
-            rank = (locales.index(loc), 2)
-            if best is None or rank < best[0]:
-                best = (rank, default)
-            break
-    return best[1] if best else None
+        if channel not in best or rank < best[channel][0]:
+            source = TemplateSource(channel, row.locale, row.subject, row.body, row.tenant_id)
+            best[channel] = (rank, source)
+    for channel in channels:
+        for loc in locales:
+            default = _defaults.get((key, channel, loc))
+            if default is not None:
+                rank = (locales.index(loc), 2)
+                if channel not in best or rank < best[channel][0]:
+                    best[channel] = (rank, default)
+                break
+    return {channel: source for channel, (_, source) in best.items()}
 
 
 async def channels_with_template(
