@@ -34,7 +34,7 @@ async def fetch(session: AsyncSession, sql: str, params: Mapping[str, Any]) -> l
             await cur.execute(sql, params)
             return await cur.fetchall()
     except psycopg.Error as err:
-        raise DBAPIError.instance(sql, params, err, psycopg.Error) from err
+        raise DBAPIError.instance(sql, params, err, psycopg.Error, hide_parameters=True) from err
 
 
 async def execute(session: AsyncSession, sql: str, params: Mapping[str, Any]) -> None:
@@ -43,4 +43,4 @@ async def execute(session: AsyncSession, sql: str, params: Mapping[str, Any]) ->
         async with conn.cursor() as cur:
             await cur.execute(sql, params)
     except psycopg.Error as err:
-        raise DBAPIError.instance(sql, params, err, psycopg.Error) from err
+        raise DBAPIError.instance(sql, params, err, psycopg.Error, hide_parameters=True) from err
