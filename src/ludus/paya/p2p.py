@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import column, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ludus.paya.config import PayaConfig
@@ -76,11 +76,20 @@ class SentPayment:
     created_at: datetime
 
 
+_FACT_COLUMNS = (
+    "s_user_id", "s_username", "s_wallet", "s_status", "s_created_at",
+    "r_user_id", "r_username", "r_wallet", "r_status", "r_created_at",
+    "sends_hour", "sends_day", "recipients_day", "paid_recipient_today", "sent_today",
+    "sender_rules", "recipient_rules", "velocity", "mule", "circular", "loads", "private",
+)  # fmt: skip
+# Declared columns (untyped: the driver's values are used as they come) let SQLAlchemy
+# keep the result description with the compiled statement instead of rebuilding it from
+# the cursor on every call.
 _SEND_FACTS = text(
-    "SELECT * FROM paya_send_facts(:tenant, :sender, :key, :public, :new_after, :day_ago,"
-    " :hour_ago, :limit_rows, :mule_since, :mule_rows, :circular_since, :load_since,"
-    " :private_since)"
-)
+    f"SELECT {', '.join(_FACT_COLUMNS)} FROM paya_send_facts(:tenant, :sender, :key, :public,"
+    " :new_after, :day_ago, :hour_ago, :limit_rows, :mule_since, :mule_rows, :circular_since,"
+    " :load_since, :private_since)"
+).columns(*(column(c) for c in _FACT_COLUMNS))
 SENDER_RULES = (VELOCITY, CIRCULAR, LOAD_THEN_SEND, PRIVATE_ONLY)
 
 
