@@ -10,11 +10,16 @@
    (POST card-decision), advance the day (POST advance-day). Two passes of BENCH_SECONDS
    (default 20): back to back with no think time (a saturation test: latency = queueing
    behind 31 others), then with a think time of ~BENCH_THINK_MS (default 1,000 ms, uniform
-   ±50 %) before each request, like players reading a card. p50/p95/p99 per endpoint.
+   ±50 %) before each request, like players reading a card. p50/p95/p99 per endpoint, the
+   load average, and the CPU per request of the server processes and of the PostgreSQL
+   backends serving the bench database (a local server; CPU is what the latency is made
+   of when the machine is shared, so compare changes by it).
 3. Month-end at scale: BENCH_GAMES stored games (default 20,000) sitting on 31 January are
-   written with COPY; `monthend.plan` splits them into 500-game batches and two
-   `ludus worker -q moneylife --concurrency 1` processes run them. Prints the wall time and
-   the time extrapolated to 100,000 games (the work is linear in games: fixed-size batches).
+   written with COPY; two `ludus worker -q moneylife --concurrency 1` processes start and
+   idle, then `monthend.plan` splits the games into 500-game batches and the workers run
+   them. Prints the wall time from planning to the last batch, the time extrapolated to
+   100,000 games (the work is linear in games: fixed-size batches), and the worker and
+   PostgreSQL CPU per game.
 Targets (2-core machine): engine ≥ 5,000 games/s; 100,000 games < 5 min; advance-day p95
 < 50 ms; card-decision p95 < 30 ms.
 """
@@ -185,9 +190,7 @@ async def player(
             cards = summary["pending_cards"]
 
 
-async def api_phase(
-    port: int, tokens: list[str], think: float, server_pid: int, url: str
-) -> None:
+async def api_phase(port: int, tokens: list[str], think: float, server_pid: int, url: str) -> None:
     lat: dict[str, list[float]] = {"card-decision": [], "advance-day": [], "errors": []}
     limits = httpx.Limits(max_connections=PLAYERS, max_keepalive_connections=PLAYERS)
     # httpx's async transport writes a POST's head and body separately; without TCP_NODELAY
