@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.routing import BaseRoute
 
 from ludus import __version__
+from ludus.core.auth.principal_cache import PrincipalListener
 from ludus.core.auth.wellknown import router as wellknown_router
 from ludus.core.http.errors import install_error_handlers
 from ludus.core.http.middleware import (
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         owned = database is None and _no_database()
         db = database or get_database()
         set_database(db)
+        listener = PrincipalListener(db.url)
+        listener.start()
         worker = None
         if settings.run_worker_in_process:
             from ludus.core.jobs.worker import InProcessWorker
@@ -51,6 +54,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         finally:
             if worker is not None:
                 await worker.stop()
+            await listener.stop()
             if owned:
                 await db.dispose()
                 set_database(None)

@@ -10,6 +10,7 @@ import structlog
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ludus.core.auth import principal_cache
 from ludus.core.auth.errors import ScopeRequired
 from ludus.core.auth.models import Role
 from ludus.core.auth.tokens import AccessClaims, verify_access_token
@@ -67,7 +68,11 @@ async def principal_from_claims(session: AsyncSession, claims: AccessClaims) -> 
         await set_system_scope(session)
     else:
         raise InvalidToken("Token has no tenant.")
-    if claims.tenant_id is not None:
+    key = (claims.tenant_id, claims.sid, claims.sub)
+    generation = principal_cache.cache.generation
+    if principal_cache.cache.confirmed(key):
+        pass  # checked moments ago, and no revocation or tenant change was heard since
+    elif claims.tenant_id is not None:
         # One round trip: the tenant's status and whether the token's session is live.
         status = await tenant_repo.tenant_status_and_session(
             session, claims.tenant_id, claims.sid, claims.sub
@@ -83,6 +88,7 @@ async def principal_from_claims(session: AsyncSession, claims: AccessClaims) -> 
         session, claims.sid, claims.sub
     ):
         raise InvalidToken("This session was signed out.")
+    principal_cache.cache.confirm(key, generation)
     return Principal(
         user_id=claims.sub,
         tenant_id=claims.tenant_id,

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.audit import service as audit
-from ludus.core.auth import repository
+from ludus.core.auth import principal_cache, repository
 from ludus.core.auth.errors import InvalidRefreshToken, RefreshTokenReused
 from ludus.core.auth.models import AuthSession, RefreshToken
 from ludus.core.kit import clock, crypto
@@ -90,6 +90,7 @@ async def _revoke_family_and_raise(
             .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+        principal_cache.invalidate_on_commit(side)
         await audit.record(
             side,
             action="auth.refresh_reuse_detected",

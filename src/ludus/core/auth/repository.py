@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ludus.core.auth import principal_cache
 from ludus.core.auth.models import (
     ApiKey,
     AuthSession,
@@ -106,6 +107,7 @@ async def revoke_sessions(
     result = await session.execute(query.values(revoked_at=now).returning(AuthSession.id))
     revoked = list(result.scalars().all())
     if revoked:
+        principal_cache.invalidate_on_commit(session)
         await session.execute(
             update(RefreshToken)
             .where(RefreshToken.session_id.in_(revoked), RefreshToken.revoked_at.is_(None))

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.util import await_
 
 from ludus.core.kit.embedded import embedded_uri, to_libpq_url, to_sqlalchemy_url
 from ludus.core.kit.settings import Settings, get_settings
@@ -59,14 +61,18 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 def _apply_context(session: Session, connection: Connection) -> None:
     info = session.info
-    connection.exec_driver_sql(
-        _SET_CONTEXT,
-        {
-            "role": info.get("db_role") or get_settings().db_app_role,
-            "tenant": str(info["tenant_id"]) if info.get("tenant_id") else "",
-            "bypass": "on" if info.get("bypass_rls") else "off",
-        },
-    )
+    params = {
+        "role": info.get("db_role") or get_settings().db_app_role,
+        "tenant": str(info["tenant_id"]) if info.get("tenant_id") else "",
+        "bypass": "on" if info.get("bypass_rls") else "off",
+    }
+    driver = connection.connection.driver_connection
+    if isinstance(driver, psycopg.AsyncConnection):
+        # Straight to the driver: this runs for every transaction, and SQLAlchemy's
+        # execution layer would cost more CPU than the statement itself.
+        await_(driver.execute(_SET_CONTEXT, params))
+    else:
+        connection.exec_driver_sql(_SET_CONTEXT, params)
 
 
 @event.listens_for(Session, "after_begin")

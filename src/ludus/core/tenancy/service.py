@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.audit import service as audit
+from ludus.core.auth import principal_cache
 from ludus.core.kit.errors import Conflict, error_code
 from ludus.core.tenancy import repository
 from ludus.core.tenancy.models import Tenant, TenantStatus
@@ -78,6 +79,7 @@ async def set_status(
         return tenant
     before = _snapshot(tenant)
     tenant.status = status
+    principal_cache.invalidate_on_commit(session)
     await session.flush()
     await audit.record(
         session,
