@@ -18,7 +18,7 @@ from ludus.core.notifications.models import NotificationMessage
 from ludus.engagement.challenges.models import Participant
 from ludus.savings import challenges, progress, tasks
 from ludus.savings.challenge_schemas import ChallengeIn, ChallengePatch, JoinIn
-from ludus.savings.models import Deposit, Member, SavingsOrg
+from ludus.savings.models import CallbackKind, Deposit, Member, MpesaCallback, SavingsOrg
 from ludus.savings.mpesa.base import daraja_timestamp
 from ludus.savings.mpesa.sandbox import Outcome, c2b_confirmation_body, stk_callback_body
 from tests.savings.factories import Org, add_member, make_org, post, rid
@@ -205,3 +205,37 @@ class TestStkAfterC2B:
         async with db.session(tenant_id=org.tenant.id) as s:
             rows = (await s.execute(select(Deposit.receipt, Deposit.checkout_request_id))).all()
         assert [tuple(r) for r in rows] == [(receipt, "co-late-" + receipt)]
+
+
+class TestBadCallback:
+    async def test_a_callback_that_cannot_be_processed_is_failed_and_the_rest_go_through(
+        self, client: AsyncClient, db: Database
+    ) -> None:
+        org = await make_org(db)
+        member = await add_member(db, org)
+        receipts = [rid() for _ in range(3)]
+        for receipt in receipts:
+            body = c2b_confirmation_body(trans_id=receipt, amount=2_000,
+                                         bill_ref=member.account_ref, msisdn="x")  # fmt: skip
+            assert await post(client, org.url("confirmation"), orjson.dumps(body)) == 200
+        # Stored, but its body cannot be read back (it never passed ingest).
+        async with db.session(tenant_id=org.tenant.id) as s:
+            kind = CallbackKind.c2b_confirmation
+            s.add(MpesaCallback(tenant_id=org.tenant.id, kind=kind, dedup_key="BROKEN",
+                                raw_body=b"not json", deliveries=1))  # fmt: skip
+        assert await tasks.drain(db, org.tenant.id) == 4
+        async with db.session(system=True) as s:
+            rows = await s.execute(
+                select(MpesaCallback.dedup_key, MpesaCallback.status, MpesaCallback.error).where(
+                    MpesaCallback.tenant_id == org.tenant.id
+                )
+            )
+            status = {key: (str(st), bool(error)) for key, st, error in rows.all()}
+            deposits = await s.scalars(
+                select(Deposit.receipt).where(Deposit.tenant_id == org.tenant.id)
+            )
+            assert sorted(deposits) == sorted(receipts)
+            assert (await verify(s, tenant_id=org.tenant.id)).ok
+        assert status == {"BROKEN": ("failed", True)} | {r: ("processed", False) for r in receipts}
+        # Nothing is left pending, and a second drain changes nothing.
+        assert await tasks.drain(db, org.tenant.id) == 0

@@ -100,6 +100,31 @@ async def claim_pending_callbacks(
     return rows.scalars().all()
 
 
+async def claim_and_mark_processed(
+    session: AsyncSession, tenant_id: uuid.UUID, limit: int
+) -> list[MpesaCallback]:
+    """`claim_pending_callbacks` and mark them processed, in one statement: the caller
+    processes them in the same transaction, so a rollback returns them to pending."""
+    oldest = (
+        select(MpesaCallback.id)
+        .where(
+            MpesaCallback.tenant_id == tenant_id,
+            MpesaCallback.status == CallbackStatus.received,
+        )
+        .order_by(MpesaCallback.received_at, MpesaCallback.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = await session.execute(
+        update(MpesaCallback)
+        .where(MpesaCallback.id.in_(oldest.scalar_subquery()))
+        .values(status=CallbackStatus.processed, error=None, processed_at=func.now())
+        .returning(MpesaCallback)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(rows.scalars().all(), key=lambda cb: (cb.received_at, cb.id))
+
+
 async def insert_deposit(session: AsyncSession, values: dict[str, object]) -> uuid.UUID | None:
     """None when this M-Pesa receipt was already recorded (the exactly-once gate)."""
     stmt = (

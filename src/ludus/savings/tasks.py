@@ -139,11 +139,10 @@ async def _batch(db: Database, org: SavingsOrg, tenant: Tenant, size: int) -> in
 
 
 async def _claim_and_record(s: AsyncSession, org: SavingsOrg, tenant: Tenant, size: int) -> int:
-    callbacks = await repository.claim_pending_callbacks(s, tenant.id, size)
+    callbacks = await repository.claim_and_mark_processed(s, tenant.id, size)
     if not callbacks:
         return 0
     outcome = await batch.record(s, org, tenant, callbacks)
-    await batch.mark(s, [cb.id for cb in callbacks], CallbackStatus.processed)
     await defer_messages(s, tenant.id, outcome)
     return len(callbacks)
 
