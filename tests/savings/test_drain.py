@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text
 from ludus.core.kit.db import Database
 from ludus.core.kit.settings import get_settings
 from ludus.core.ledger.verify import verify
+from ludus.core.notifications.delivery import DELIVER_BATCH_TASK
 from ludus.core.notifications.models import NotificationMessage
 from ludus.engagement.challenges.models import Participant
 from ludus.savings import challenges, progress, tasks
@@ -131,6 +132,22 @@ class TestBurst:
         assert last is not None and "Total saved KES 310.00" in last  # running total
         async with db.session(system=True) as s:
             assert (await verify(s, tenant_id=org.tenant.id)).ok
+            ids = list(
+                await s.scalars(
+                    select(NotificationMessage.id).where(
+                        NotificationMessage.tenant_id == org.tenant.id
+                    )
+                )
+            )
+            batches = await s.execute(
+                text(
+                    "SELECT args->'message_ids' FROM procrastinate_jobs WHERE task_name = :t"
+                    " AND args->'message_ids' ?| CAST(:ids AS text[])"
+                ),
+                {"t": DELIVER_BATCH_TASK, "ids": [str(i) for i in ids]},
+            )
+            # Both kinds travel in one delivery job; the retried job queued none.
+            assert [sorted(b[0]) for b in batches.all()] == [sorted(str(i) for i in ids)]
 
 
 class TestRateLimitExemption:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.notifications.bulk import Recipient, notify_many
-from ludus.core.notifications.models import Channel
+from ludus.core.notifications.models import Channel, NotificationMessage
 from ludus.core.notifications.service import notify
 from ludus.core.notifications.templates import register_default
 from ludus.savings.models import Deposit, Member, SavingsOrg
@@ -64,9 +64,10 @@ async def send_many(
     org: SavingsOrg,
     key: str,
     messages: list[tuple[Member, dict[str, object], str]],
-) -> None:
-    """One kind of message to many members: (member, context, dedupe key) each."""
-    await notify_many(
+) -> list[NotificationMessage]:
+    """One kind of message to many members: (member, context, dedupe key) each. Delivery
+    is left to the caller (`schedule_delivery`), so several kinds share batch jobs."""
+    return await notify_many(
         session,
         tenant_id=org.tenant_id,
         kind=key,
@@ -76,6 +77,7 @@ async def send_many(
             for member, context, dedupe_key in messages
         ],
         channels=CHANNELS,
+        schedule=False,
     )
 
 

@@ -24,6 +24,7 @@ from ludus.core.jobs.defer import JobSpec, defer, defer_many
 from ludus.core.jobs.registry import Backoff, job, periodic
 from ludus.core.kit.db import Database, get_database
 from ludus.core.ledger.transfer import RETRYABLE_SQLSTATES, sqlstate
+from ludus.core.notifications.bulk import schedule_delivery
 from ludus.core.tenancy.models import Tenant
 from ludus.savings import batch, live, repository
 from ludus.savings.models import CallbackStatus, Deposit, Member, MpesaCallback, SavingsOrg
@@ -204,14 +205,15 @@ async def send_messages(
             for deposit_id, total in receipts
             if (d := deposits.get(uuid.UUID(deposit_id))) is not None and d.member_id
         ]
-        await notify.send_many(s, org, "savings.deposit_receipt", messages)
+        written = await notify.send_many(s, org, "savings.deposit_receipt", messages)
         ranks = [
             (member, {"challenge": challenge, "rank": rank, "points": points},
              f"savings:rank:{challenge_id}:{member.id}:{rank}:{deposit_id}")
             for member_id, challenge_id, challenge, rank, points, deposit_id in rank_ups
             if (member := members.get(uuid.UUID(member_id)))
         ]  # fmt: skip
-        await notify.send_many(s, org, "savings.rank_changed", ranks)
+        written += await notify.send_many(s, org, "savings.rank_changed", ranks)
+        await schedule_delivery(s, written)
 
 
 @periodic("*/5 * * * *", name="savings.sweep_callbacks")

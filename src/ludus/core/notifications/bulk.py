@@ -51,9 +51,13 @@ async def notify_many(
     template_key: str,
     recipients: Sequence[Recipient],
     channels: list[Channel] | None = None,
+    schedule: bool = True,
 ) -> list[NotificationMessage]:
     """`notify` for each recipient, in the caller's transaction; returns the rows written
-    (a recipient whose dedupe key was already used gets nothing new)."""
+    (a recipient whose dedupe key was already used gets nothing new).
+
+    With `schedule=False` the caller queues delivery itself with `schedule_delivery`, e.g.
+    once for the messages of several calls."""
     if not recipients:
         return []
     tenant = await session.get(Tenant, tenant_id)
@@ -120,7 +124,8 @@ async def notify_many(
     )
     written = list(await session.scalars(stmt.returning(NotificationMessage), rows))
     await _announce(session, written)
-    await _schedule(session, written, now)
+    if schedule:
+        await schedule_delivery(session, written)
     return written
 
 
@@ -160,9 +165,9 @@ async def _announce(session: AsyncSession, messages: list[NotificationMessage]) 
         await session.execute(_ANNOUNCE, {"channel": STREAM_CHANNEL, "payloads": payloads})
 
 
-async def _schedule(
-    session: AsyncSession, messages: list[NotificationMessage], now: datetime
-) -> None:
+async def schedule_delivery(session: AsyncSession, messages: list[NotificationMessage]) -> None:
+    """Batch delivery jobs for the queued ones among `messages` (in the caller's transaction)."""
+    now = clock.utcnow()
     by_time: dict[datetime | None, list[uuid.UUID]] = {}
     for message in messages:
         if message.status == MessageStatus.queued:
