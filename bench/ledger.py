@@ -183,11 +183,10 @@ _TRANSFER = (
 
 
 async def raw_loop(
-    url: str, tid: uuid.UUID, pick, clients: int, seconds: float
+    conns: list[psycopg.AsyncConnection], tid: uuid.UUID, pick, clients: int, seconds: float
 ) -> tuple[list[float], float]:
     """The same statements as the service (BEGIN, tenant context, ledger_transfer, COMMIT)
     straight through psycopg: what the database side costs without the ORM session."""
-    conns = [await psycopg.AsyncConnection.connect(url) for _ in range(clients)]
     latencies: list[float] = []
     stop = time.perf_counter() + seconds
 
@@ -204,27 +203,76 @@ async def raw_loop(
             latencies.append(time.perf_counter() - start)
 
     began = time.perf_counter()
-    try:
-        await asyncio.gather(*(client(c) for c in conns))
-    finally:
-        for conn in conns:
-            await conn.close()
+    await asyncio.gather(*(client(c) for c in conns))
     return latencies, time.perf_counter() - began
 
 
-def child(url: str, tid: uuid.UUID, kind: str, ids: tuple, clients: int, seconds: float):
-    """One client process (like one app worker process) with its own connection pool."""
+def backends_cpu(url: str, tag: str) -> float | None:
+    """CPU seconds used so far by the server processes serving connections tagged `tag`
+    (None when the server runs elsewhere and /proc cannot show them)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        pids = [r[0] for r in conn.execute(PIDS, (tag,))]
+    total = 0
+    try:
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    except (FileNotFoundError, PermissionError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
 
-    async def go() -> tuple[list[float], float]:
+
+PIDS = "SELECT pid FROM pg_stat_activity WHERE application_name = %s"
+
+
+def tagged(url: str, tag: str) -> str:
+    parts = urlsplit(url)
+    query = "&".join(q for q in (parts.query, f"application_name={tag}") if q)
+    return urlunsplit(parts._replace(query=query))
+
+
+def child(url: str, tid: uuid.UUID, kind: str, ids: tuple, clients: int, seconds: float):
+    """One client process (like one app worker process) with its own connection pool.
+    Returns latencies, elapsed time, and the CPU seconds of this process and of the server
+    processes serving it during the measurement (connections are opened before it starts)."""
+    tag = f"ledger-bench-{uuid.uuid4().hex[:12]}"
+    dsn = tagged(url, tag)
+
+    async def go() -> tuple[list[float], float, float, float | None]:
+        pick = picker(kind.removeprefix("raw-"), *ids)
         if kind.startswith("raw-"):
-            return await raw_loop(url, tid, picker(kind[4:], *ids), clients, seconds)
-        db = Database(url, Settings(db_pool_size=clients + 2, db_max_overflow=4))
+            conns = [await psycopg.AsyncConnection.connect(dsn) for _ in range(clients)]
+            try:
+                return await measured(raw_loop(conns, tid, pick, clients, seconds))
+            finally:
+                for conn in conns:
+                    await conn.close()
+        db = Database(dsn, Settings(db_pool_size=clients + 2, db_max_overflow=4))
         try:
-            return await clients_loop(db, tid, picker(kind, *ids), clients, seconds)
+            await warm(db, clients)
+            return await measured(clients_loop(db, tid, pick, clients, seconds))
         finally:
             await db.dispose()
 
+    async def measured(loop) -> tuple[list[float], float, float, float | None]:
+        server0, client0 = backends_cpu(url, tag), time.process_time()
+        latencies, elapsed = await loop
+        client = time.process_time() - client0
+        server1 = backends_cpu(url, tag)
+        server = None if server0 is None or server1 is None else server1 - server0
+        return latencies, elapsed, client, server
+
     return asyncio.run(go())
+
+
+async def warm(db: Database, clients: int) -> None:
+    """Open the pool's connections before measuring (their start-up is not a transfer)."""
+
+    async def one() -> None:
+        async with db.session() as s:
+            await s.execute(text("SELECT pg_sleep(0.05)"))
+
+    await asyncio.gather(*(one() for _ in range(clients)))
 
 
 async def run(
@@ -236,18 +284,23 @@ async def run(
     clients: int,
     seconds: float,
     procs: int,
-) -> tuple[float, float, int]:
-    """Spread `clients` over `procs` processes; transfers/s, p95 ms, count."""
+) -> tuple[float, float, int, float, float | None]:
+    """Spread `clients` over `procs` processes; transfers/s, p95 ms, count, and client and
+    server CPU milliseconds per transfer."""
     procs = max(1, min(procs, clients))
     shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     loop = asyncio.get_running_loop()
     parts = await asyncio.gather(
         *(loop.run_in_executor(pool, child, url, tid, kind, ids, n, seconds) for n in shares)
     )
-    latencies = [x for lat, _ in parts for x in lat]
-    tps = sum(len(lat) / elapsed for lat, elapsed in parts)
+    latencies = [x for lat, *_ in parts for x in lat]
+    tps = sum(len(lat) / elapsed for lat, elapsed, *_ in parts)
     p95 = statistics.quantiles(latencies, n=20)[18] if len(latencies) > 20 else max(latencies)
-    return tps, p95 * 1000, len(latencies)
+    n = max(1, len(latencies))
+    client = sum(c for *_, c, _ in parts) * 1000 / n
+    servers = [s for *_, s in parts]
+    server = None if None in servers else sum(s or 0 for s in servers) * 1000 / n
+    return tps, p95 * 1000, len(latencies), client, server
 
 
 async def concurrency_check(db: Database, workers: int, per_worker: int, limit: float) -> str:
@@ -338,6 +391,19 @@ def pgbench(server: str, pgdata: Path | None, seconds: int) -> float:
     return float(match.group(1)) if match else 0.0
 
 
+def cpu_per_transfer(rows: list[tuple[float, float, int, float, float | None]]):
+    """Client and server CPU ms per transfer over all levels of a scenario."""
+    n = sum(r[2] for r in rows) or 1
+    client = sum(r[3] * r[2] for r in rows) / n
+    if any(r[4] is None for r in rows):
+        return client, None
+    return client, sum((r[4] or 0) * r[2] for r in rows) / n
+
+
+def ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=2.5, help="per measurement")
@@ -372,7 +438,7 @@ async def main() -> None:
             "hot sharded, raw psycopg": "raw-hot",
         }
         ids = (reserve, plain, wallets)
-        results: dict[tuple[str, int], tuple[float, float, int]] = {}
+        results: dict[tuple[str, int], tuple[float, float, int, float, float | None]] = {}
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(args.procs, mp_context=context) as pool:
             pool.map(abs, range(args.procs))  # start the workers before measuring
@@ -381,8 +447,11 @@ async def main() -> None:
                     results[(label, c)] = await run(
                         pool, url, tid, kind, ids, c, args.seconds, args.procs
                     )
-                    tps, p95, n = results[(label, c)]
-                    print(f"  {label:<24} {c:>3} clients: {tps:8.0f}/s  p95 {p95:6.1f} ms  ({n})")
+                    tps, p95, n, cpu, backend = results[(label, c)]
+                    print(
+                        f"  {label:<24} {c:>3} clients: {tps:8.0f}/s  p95 {p95:6.1f} ms  ({n})"
+                        f"  CPU/transfer: client {cpu:.2f} ms, server {ms(backend)}"
+                    )
         async with db.session(tenant_id=tid) as s:
             report = await ledger.verify(s, tenant_id=tid)
         check = await concurrency_check(db, args.workers, args.per_worker, args.check_seconds)
@@ -393,14 +462,16 @@ async def main() -> None:
 
     print()
     header = f"{'scenario':<26}" + "".join(f"{f'{c} cl /s':>12}{'p95 ms':>9}" for c in clients)
+    header += f"{'CPU ms/transfer: client':>25}{'server':>8}"
     print(header)
     print("-" * len(header))
     for label in scenarios:
         row = f"{label:<26}"
         for c in clients:
-            tps, p95, _ = results[(label, c)]
+            tps, p95, *_ = results[(label, c)]
             row += f"{tps:>12.0f}{p95:>9.1f}"
-        print(row)
+        client, backend = cpu_per_transfer([results[(label, c)] for c in clients])
+        print(f"{row}{client:>25.2f}{ms(backend):>8}")
     best_spread = max(results[("spread (10k accounts)", c)][0] for c in clients)
     best_hot = max(results[("hot, sharded reserve", c)][0] for c in clients)
     raw_spread = max(results[("spread, raw psycopg", c)][0] for c in clients)
@@ -413,6 +484,7 @@ async def main() -> None:
     print(f"hot account: {best_hot:.0f} transfers/s (target >= 1,000); raw: {raw_hot:.0f}/s")
     print(f"verify after bench: {'ok' if report.ok else 'FAILED'}")
     print(f"load average at end: {os.getloadavg()[0]:.1f} (other work on the machine skews all)")
+    print("CPU per transfer: client = the client processes, server = their PostgreSQL backends")
     print(check)
     sys.stdout.flush()
 

@@ -1,6 +1,11 @@
 """The single write path for postings: one call of the SQL function `ledger_transfer`,
 plus the retry wrapper every ledger operation runs in.
 
+The call is sent as driver SQL on the session's own connection (after SQLAlchemy began the
+transaction, so the tenant context applies): building and running it through SQLAlchemy
+cost about as much client CPU as the rest of a transfer. Driver errors are re-raised as
+SQLAlchemy's, like every other statement.
+
 Retries: deadlocks (40P01) and serialization failures (40001) are retried here, a bounded
 number of times, and never reach the caller. When the caller's session has no transaction
 yet (jobs, benchmarks, scripts), the call runs directly and a retry rolls back and starts
@@ -18,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,12 +39,12 @@ MAX_ATTEMPTS = 8
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 MAX_AMOUNT = 2**62  # far above any real amount; keeps sums inside BIGINT
 
-_TRANSFER = text(
-    "SELECT * FROM ledger_transfer(:tenant, :key, :kind, CAST(:meta AS jsonb), :hash,"
-    " CAST(:accounts AS uuid[]), CAST(:amounts AS bigint[]),"
-    " CAST(:reversal_of AS uuid), CAST(:hold AS uuid), CAST(:release_account AS uuid),"
-    " CAST(:release AS bigint))"
+_TRANSFER = (
+    "SELECT err, detail, tx_id, tx_kind, tx_metadata, tx_reversal_of, tx_hold_id,"
+    " tx_created_at, replayed FROM ledger_transfer(%s::uuid, %s, %s, %s::jsonb, %s,"
+    " %s::uuid[], %s::bigint[], %s::uuid, %s::uuid, %s::uuid, %s::bigint)"
 )
+_EMPTY_METADATA = "{}"
 
 
 def sqlstate(exc: BaseException) -> str | None:
@@ -126,38 +132,47 @@ async def call_transfer(
     release: int = 0,
 ) -> LedgerTransaction:
     """One round trip; raises the matching LedgerError when the function refuses."""
-    result = await session.execute(
-        _TRANSFER,
-        {
-            "tenant": tenant_id,
-            "key": idempotency_key,
-            "kind": kind,
-            "meta": orjson.dumps(metadata or {}).decode(),
-            "hash": request_hash,
-            "accounts": [a for a, _ in entries],
-            "amounts": [m for _, m in entries],
-            "reversal_of": reversal_of,
-            "hold": hold_id,
-            "release_account": release_account,
-            "release": release,
-        },
+    params = (
+        tenant_id,
+        idempotency_key,
+        kind,
+        orjson.dumps(metadata).decode() if metadata else _EMPTY_METADATA,
+        request_hash,
+        [a for a, _ in entries],
+        [m for _, m in entries],
+        reversal_of,
+        hold_id,
+        release_account,
+        release,
     )
-    row = result.one()
-    if row.err is not None:
-        raise BY_CODE.get(row.err, LedgerError)(details=row.detail or {})
+    raw = await (await session.connection()).get_raw_connection()
+    driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+    try:
+        cur = await driver.execute(_TRANSFER, params)
+        row = await cur.fetchone()
+    except psycopg.Error as err:
+        raise DBAPIError.instance(_TRANSFER, params, err, psycopg.Error) from err
+    assert row is not None
+    err_code, detail, tx_id, tx_kind, meta, reversal, hold, created_at, replayed = row
+    if err_code is not None:
+        raise BY_CODE.get(err_code, LedgerError)(details=detail or {})
     tx = LedgerTransaction(
-        id=row.tx_id,
+        id=tx_id,
         tenant_id=tenant_id,
         idempotency_key=idempotency_key,
-        kind=row.tx_kind,
-        meta=row.tx_metadata,
+        kind=tx_kind,
+        meta=meta,
         request_hash=request_hash,
-        reversal_of=row.tx_reversal_of,
-        hold_id=row.tx_hold_id,
-        created_at=row.tx_created_at,
+        reversal_of=reversal,
+        hold_id=hold,
+        created_at=created_at,
     )
-    # Attach without a second round trip: the function returned every column.
+    # Attach without a second round trip: the function returned every column. A new id
+    # cannot be in the session yet; a replayed one may be, so it is merged.
     make_transient_to_detached(tx)
+    if not replayed:
+        session.sync_session.add(tx)
+        return tx
     attached = session.sync_session.merge(tx, load=False)  # no IO with load=False
-    attached.replayed = bool(row.replayed)
+    attached.replayed = True
     return attached
