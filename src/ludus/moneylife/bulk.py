@@ -194,7 +194,8 @@ class Batch:
         sets = ", ".join(f"{_q(c)} = v.{_q(c)}" for c in cols if c != key)
         source = self._source(table, rows, cols, texts)
         self.parts.append(
-            f"UPDATE {table.name} AS t SET {sets} FROM {source} WHERE t.{_q(key)} = v.{_q(key)}"
+            f"UPDATE {table.name} AS t SET {sets} FROM {source}"
+            f" WHERE t.{_q(key)} = v.{_q(key)} AND {self._keys(table, key, rows)}"
         )
 
     def delete(self, table: Table, keys: Sequence[dict[str, Any]]) -> None:
@@ -203,9 +204,19 @@ class Batch:
             return
         cols = list(keys[0])
         match = " AND ".join(f"t.{_q(c)} = v.{_q(c)}" for c in cols)
+        source = self._source(table, keys, cols)
         self.parts.append(
-            f"DELETE FROM {table.name} AS t USING {self._source(table, keys, cols)} WHERE {match}"
+            f"DELETE FROM {table.name} AS t USING {source}"
+            f" WHERE {match} AND {self._keys(table, cols[0], keys)}"
         )
+
+    def _keys(self, table: Table, column: str, rows: Sequence[dict[str, Any]]) -> str:
+        """`t.column = ANY(array)`: the planner's guess for a set-returning function is 100
+        rows, for which it would hash-join against a scan of the whole table; the key array
+        makes it look the target rows up through the index."""
+        name = f"keys{len(self.params)}"
+        self.params[name] = list({row[column] for row in rows})
+        return f"t.{_q(column)} = ANY(CAST(%({name})b AS {_sql_type(table, column)}[]))"
 
     async def flush(self, session: AsyncSession) -> None:
         main = "SELECT 1"
