@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from httpx import AsyncClient
 from sqlalchemy import func, select
 
 from ludus.core.audit.models import AuditEvent
 from ludus.core.auth.models import Role
+from ludus.core.idempotency.models import IdempotencyRecord
+from ludus.core.kit import clock
 from ludus.core.tenancy.models import Tenant
 from tests.factories import make_actor, make_tenant, unique
 
@@ -88,3 +91,36 @@ class TestIdempotencyKey:
             assert resp.status_code == 200
             assert resp.headers.get("idempotent-replayed") is None
             assert resp.json()["data"]["id"] == str(admin.tenant.id)
+
+    async def test_a_claim_left_committed_is_taken_over(self, client: AsyncClient, db) -> None:
+        admin = await make_actor(db, None, Role.system_admin)
+        key = unique("key")
+        async with db.session(system=True) as s:
+            s.add(
+                IdempotencyRecord(
+                    id=uuid.uuid4(),
+                    tenant_id=None,
+                    principal=f"user:None:{admin.user.id}",
+                    key=key,
+                    method="POST",
+                    path="/api/v1/admin/tenants",
+                    body_hash="0" * 64,
+                    status="in_progress",
+                    locked_at=clock.utcnow(),
+                )
+            )
+        slug = unique("taken")
+        resp = await client.post(
+            "/api/v1/admin/tenants",
+            json=tenant_body(slug),
+            headers={**admin.headers, "Idempotency-Key": key},
+        )
+        assert resp.status_code == 201
+        assert resp.headers.get("idempotent-replayed") is None
+        again = await client.post(
+            "/api/v1/admin/tenants",
+            json=tenant_body(slug),
+            headers={**admin.headers, "Idempotency-Key": key},
+        )
+        assert again.headers.get("idempotent-replayed") == "true"
+        assert again.content == resp.content

@@ -21,7 +21,7 @@ from ludus.core.http.ratelimit import get_rate_limiter, is_exempt
 from ludus.core.http.session import SESSION_STATE_KEY
 from ludus.core.idempotency import store as idem
 from ludus.core.kit import context
-from ludus.core.kit.db import get_database
+from ludus.core.kit.db import get_database, set_tenant
 from ludus.core.kit.errors import (
     InternalError,
     LudusError,
@@ -225,33 +225,37 @@ class TransactionMiddleware:
         headers = Headers(scope=scope)
         key = headers.get("idempotency-key") or headers.get("x-idempotency-key")
         claim: idem.Claim | None = None
-        if key is not None and scope["method"] in MUTATING:
-            key = idem.validate_key(key)
-            body, receive = await _buffer_body(receive)
-            tenant_id, principal = await _idempotency_scope(headers, scope)
-            outcome = await idem.claim(
-                get_database(),
-                tenant_id=tenant_id,
-                principal=principal,
-                key=key,
-                method=scope["method"],
-                path=scope["path"]
-                + ("?" + scope["query_string"].decode() if scope.get("query_string") else ""),
-                body=body,
-            )
-            if isinstance(outcome, idem.StoredResponse):
-                await _replay(send, outcome)
-                return
-            claim = outcome
         try:
+            if key is not None and scope["method"] in MUTATING:
+                key = idem.validate_key(key)
+                body, receive = await _buffer_body(receive)
+                tenant_id, principal, system = await _idempotency_scope(headers, scope)
+                session = _claiming_session(state, tenant_id, system)
+                outcome = await idem.claim(
+                    session,
+                    tenant_id=tenant_id,
+                    principal=principal,
+                    key=key,
+                    method=scope["method"],
+                    path=scope["path"]
+                    + ("?" + scope["query_string"].decode() if scope.get("query_string") else ""),
+                    body=body,
+                )
+                if isinstance(outcome, idem.StoredResponse):
+                    await _finish(state, commit=False)
+                    await _replay(send, outcome)
+                    return
+                claim = outcome
+                if tenant_id is None and not system:
+                    await set_tenant(session, None)  # the claim needed bypass; the app does not
             if claim is None:
                 await self._run(scope, receive, send, state)
             else:
                 await self._run_idempotent(scope, receive, send, state, claim)
         finally:
-            session: AsyncSession | None = state.pop(SESSION_STATE_KEY, None)
-            if session is not None:
-                await session.close()
+            session_: AsyncSession | None = state.pop(SESSION_STATE_KEY, None)
+            if session_ is not None:
+                await session_.close()
 
     async def _run(self, scope: Scope, receive: Receive, send: Send, state: dict[str, Any]) -> None:
         failed: LudusError | None = None
@@ -298,36 +302,31 @@ class TransactionMiddleware:
             await self.app(scope, receive, capture)
         except BaseException:
             await _finish(state, commit=False)
-            await idem.release(get_database(), claim)
             raise
         if start is None or not done:
             await _finish(state, commit=False)
-            await idem.release(get_database(), claim)
             raise InternalError("The response did not complete.")
         body = b"".join(chunks)
         status = int(start["status"])
         if status < 400:
-            session = _session_for(state)
+            session = state[SESSION_STATE_KEY]
             response_headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
             await idem.complete(session, claim, status, response_headers, body)
-            try:
-                await _finish(state, commit=True)
-            except BaseException:
-                await idem.release(get_database(), claim)
-                raise
+            await _finish(state, commit=True)
         else:
-            await _finish(state, commit=False)
-            await idem.release(get_database(), claim)
+            await _finish(state, commit=False)  # the claim goes with it: the key can be retried
         await send(start)
         await send({"type": "http.response.body", "body": body})
 
 
-def _session_for(state: dict[str, Any]) -> AsyncSession:
-    session: AsyncSession | None = state.get(SESSION_STATE_KEY)
-    if session is None:
-        session = get_database().sessionmaker()
-        session.info["bypass_rls"] = True  # only writes the idempotency row
-        state[SESSION_STATE_KEY] = session
+def _claiming_session(
+    state: dict[str, Any], tenant_id: uuid.UUID | None, system: bool
+) -> AsyncSession:
+    """The request's session, scoped so its first statement can write the claim row."""
+    session = get_database().sessionmaker()
+    session.info["tenant_id"] = tenant_id
+    session.info["bypass_rls"] = tenant_id is None  # platform-level keys have no tenant
+    state[SESSION_STATE_KEY] = session
     return session
 
 
@@ -371,25 +370,31 @@ async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:
     return body, replay
 
 
-async def _idempotency_scope(headers: Headers, scope: Scope) -> tuple[uuid.UUID | None, str]:
-    from ludus.core.auth.tokens import verify_access_token
+async def _idempotency_scope(headers: Headers, scope: Scope) -> tuple[uuid.UUID | None, str, bool]:
+    """(tenant, principal key, is a system admin) of the caller, for the claim row."""
+    from ludus.core.auth.tokens import verify_access_token, verify_cached
     from ludus.core.kit.crypto import hash_token
     from ludus.core.kit.errors import InvalidToken
 
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        async with get_database().session(system=True) as session:
-            try:
-                claims = await verify_access_token(auth[7:].strip(), session)
-                return claims.tenant_id, f"user:{claims.tenant_id}:{claims.sub}"
-            except InvalidToken:
-                pass
+        token = auth[7:].strip()
+        claims = verify_cached(token)
+        if claims is None:
+            async with get_database().session(system=True) as session:
+                try:
+                    claims = await verify_access_token(token, session)
+                except InvalidToken:
+                    claims = None
+        if claims is not None:
+            system = claims.tenant_id is None and claims.role == "system_admin"
+            return claims.tenant_id, f"user:{claims.tenant_id}:{claims.sub}", system
     api_key = headers.get("x-api-key")
     if api_key:
-        return None, "key:" + hash_token(api_key)[:40]
+        return None, "key:" + hash_token(api_key)[:40], False
     client = scope.get("client")
     ip = client[0] if client else "unknown"
-    return None, f"anon:{headers.get('x-tenant', '')}:{ip}"
+    return None, f"anon:{headers.get('x-tenant', '')}:{ip}", False
 
 
 async def _replay(send: Send, stored: idem.StoredResponse) -> None:

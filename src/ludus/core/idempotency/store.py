@@ -1,13 +1,13 @@
 """Claim, complete and replay idempotency keys.
 
-The claim is committed on its own so concurrent duplicates see it at once; the completion is
-written in the request's own transaction, so the stored response and the side effect commit
-together (a crash leaves a stale claim and no side effect, and a later retry takes over).
+Claim, side effects and stored response are one transaction: the request's own. The claim is
+its first statement, and the row's index entry stays locked until the request ends, so a
+concurrent duplicate waits for the outcome instead of polling. A request that fails rolls
+back its claim with everything else, so the key can be retried.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -19,12 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.idempotency.models import IdempotencyRecord
 from ludus.core.kit import clock
-from ludus.core.kit.db import Database
 from ludus.core.kit.errors import BadRequest, IdempotencyInProgress, IdempotencyKeyReused
 
-STALE_AFTER = timedelta(seconds=60)
 KEEP_FOR = timedelta(hours=24)
-WAIT_SECONDS = 30.0
 REPLAY_HEADERS = ("content-type", "location")
 
 
@@ -55,7 +52,7 @@ def validate_key(key: str) -> str:
 
 
 async def claim(
-    db: Database,
+    session: AsyncSession,
     *,
     tenant_id: uuid.UUID | None,
     principal: str,
@@ -64,74 +61,52 @@ async def claim(
     path: str,
     body: bytes,
 ) -> Claim | StoredResponse:
+    """Claim `key` as the request transaction's first statement, or return the stored response.
+
+    The claim row's unique index entry stays locked until the request commits or rolls
+    back, so a concurrent duplicate waits here, then replays the committed response (or
+    claims the key itself if the first request failed and rolled back).
+    """
     fingerprint = body_hash(method, path, body)
-    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
-    while True:
-        async with db.session(system=True) as session:
-            got = await _try_claim(session, tenant_id, principal, key, method, path, fingerprint)
-        if got is not None:
-            return got
-        if asyncio.get_running_loop().time() > deadline:
-            raise IdempotencyInProgress()
-        await asyncio.sleep(0.02)
-
-
-async def _try_claim(
-    session: AsyncSession,
-    tenant_id: uuid.UUID | None,
-    principal: str,
-    key: str,
-    method: str,
-    path: str,
-    fingerprint: str,
-) -> Claim | StoredResponse | None:
     now = clock.utcnow()
-    inserted = await session.scalar(
-        insert(IdempotencyRecord)
-        .values(
-            id=uuid.uuid4(),
-            tenant_id=tenant_id,
-            principal=principal,
-            key=key,
-            method=method,
-            path=path,
-            body_hash=fingerprint,
-            status="in_progress",
-            locked_at=now,
+    values = {
+        "tenant_id": tenant_id,
+        "principal": principal,
+        "key": key,
+        "method": method,
+        "path": path,
+        "body_hash": fingerprint,
+        "status": "in_progress",
+        "locked_at": now,
+    }
+    for _ in range(2):
+        inserted = await session.scalar(
+            insert(IdempotencyRecord)
+            .values(id=uuid.uuid4(), **values)
+            .on_conflict_do_nothing(index_elements=["principal", "key"])
+            .returning(IdempotencyRecord.id)
         )
-        .on_conflict_do_nothing(index_elements=["principal", "key"])
-        .returning(IdempotencyRecord.id)
-    )
-    if inserted is not None:
-        return Claim(inserted)
-    row = await session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.principal == principal, IdempotencyRecord.key == key
+        if inserted is not None:
+            return Claim(inserted)
+        row = await session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.principal == principal, IdempotencyRecord.key == key
+            )
         )
-    )
-    if row is None:
-        return None  # released meanwhile; try to claim again
-    if row.created_at < now - KEEP_FOR:
-        await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == row.id))
-        return None
-    if row.body_hash != fingerprint:
-        raise IdempotencyKeyReused(details={"method": row.method, "path": row.path})
-    if row.status == "completed":
+        if row is None:
+            continue  # purged meanwhile
+        if row.created_at < now - KEEP_FOR or row.status != "completed":
+            # Expired, or an in-progress row left committed by an older release: take over.
+            await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == row.id))
+            continue
+        if row.body_hash != fingerprint:
+            raise IdempotencyKeyReused(details={"method": row.method, "path": row.path})
         return StoredResponse(
             status=row.response_status or 200,
             headers=dict(row.response_headers or {}),
             body=row.response_body or b"",
         )
-    if row.locked_at < now - STALE_AFTER:
-        taken = await session.scalar(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == row.id, IdempotencyRecord.locked_at == row.locked_at)
-            .values(locked_at=now)
-            .returning(IdempotencyRecord.id)
-        )
-        if taken is not None:
-            return Claim(taken)
-    return None
+    raise IdempotencyInProgress()
 
 
 async def complete(
@@ -148,17 +123,6 @@ async def complete(
             response_body=body,
         )
     )
-
-
-async def release(db: Database, claim_: Claim) -> None:
-    """Forget a claim whose request changed nothing (4xx/5xx), so the key can be retried."""
-    async with db.session(system=True) as session:
-        await session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.id == claim_.record_id,
-                IdempotencyRecord.status == "in_progress",
-            )
-        )
 
 
 async def purge_expired(session: AsyncSession) -> int:

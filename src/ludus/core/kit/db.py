@@ -85,16 +85,25 @@ def _after_begin(session: Session, transaction: SessionTransaction, connection: 
 
 async def set_tenant(session: AsyncSession, tenant_id: uuid.UUID | None) -> None:
     """Scope the session (this transaction and later ones) to one tenant."""
-    session.info["tenant_id"] = tenant_id
-    session.info["bypass_rls"] = False
-    await _refresh_context(session)
+    await _scope(session, tenant_id, bypass=False)
 
 
 async def set_system_scope(session: AsyncSession) -> None:
     """Let this session see every tenant's rows (system admins, cross-tenant jobs)."""
-    session.info["tenant_id"] = None
-    session.info["bypass_rls"] = True
-    await _refresh_context(session)
+    await _scope(session, None, bypass=True)
+
+
+async def _scope(session: AsyncSession, tenant_id: uuid.UUID | None, *, bypass: bool) -> None:
+    info = session.info
+    unchanged = (
+        "tenant_id" in info
+        and info["tenant_id"] == tenant_id
+        and bool(info.get("bypass_rls")) == bypass
+    )
+    info["tenant_id"] = tenant_id
+    info["bypass_rls"] = bypass
+    if not unchanged:
+        await _refresh_context(session)
 
 
 async def _refresh_context(session: AsyncSession) -> None:
