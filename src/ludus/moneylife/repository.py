@@ -40,7 +40,7 @@ async def lock_game(
 
 async def lock_games(session: AsyncSession, game_ids: Sequence[uuid.UUID]) -> list[Any]:
     """Month-end batches: lock what is free; a game being played now is skipped."""
-    sql = _LOCK + " WHERE g.id = ANY(%(ids)s) FOR UPDATE OF g SKIP LOCKED"
+    sql = _LOCK + " WHERE g.id = ANY(%(ids)b) FOR UPDATE OF g SKIP LOCKED"
     return await driver.fetch(session, sql, {"ids": list(game_ids)})
 
 
