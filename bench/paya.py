@@ -9,7 +9,8 @@ Starts `ludus serve` (uvicorn, --workers N) on a fresh database, seeds a PaYa te
 senders, to uniform recipients and to one hot merchant (listed in `hot_recipients`, so
 credited through a sharded incoming account; then the same load to a plain wallet for
 comparison), and reports sends/s, p50/p95/p99, the server's CPU time per request (a figure
-that holds up on a shared machine) and the load average; `GET /api/v1/me` first, as the
+that holds up on a shared machine), the database backends' CPU time per request (when
+PostgreSQL runs on this machine) and the load average; `GET /api/v1/me` first, as the
 platform's floor. Then: 200 concurrent sends from one sender funded for 100 (exactly 100
 must succeed, and replaying the 200 keys must not send again), and the feed fan-out
 latency from the payment's commit to SSE clients spread over the server processes.
@@ -130,19 +131,40 @@ SERVER_PID = 0  # the `ludus serve` process; its tree's CPU time is reported per
 DATABASE = ""  # the bench's fresh database (superuser URL)
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def server_cpu_seconds() -> float:
     """CPU time (user + system) of the server process and its workers, from /proc."""
     total, pending = 0.0, [SERVER_PID]
     while pending:
         pid = pending.pop()
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            total += _cpu_seconds(pid)
             for task in Path(f"/proc/{pid}/task").iterdir():
                 pending += [int(c) for c in (task / "children").read_text().split()]
         except (OSError, ValueError):
             continue
     return total
+
+
+def database_cpu() -> dict[int, float]:
+    """CPU time of each PostgreSQL backend serving the bench database (when PostgreSQL runs
+    on this machine and /proc shows its processes; else empty)."""
+    with psycopg.connect(DATABASE, autocommit=True) as conn:
+        pids = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        ).fetchall()
+    found: dict[int, float] = {}
+    for (pid,) in pids:
+        try:
+            found[pid] = _cpu_seconds(pid)
+        except (OSError, ValueError):
+            continue
+    return found
 
 
 async def drive(
@@ -154,7 +176,7 @@ async def drive(
     errors = total = 0
     warmup_until = time.perf_counter() + min(1.0, seconds / 3)
     stop = warmup_until + seconds
-    cpu = server_cpu_seconds()
+    cpu, db_cpu = server_cpu_seconds(), database_cpu()
 
     async def loop(conn: Conn, name: str, token: str) -> None:
         nonlocal errors, total
@@ -170,6 +192,9 @@ async def drive(
         c.close()
     result = summary(latencies, seconds, errors)
     result["cpu_ms"] = (server_cpu_seconds() - cpu) / max(total, 1) * 1000
+    # backends opened during the level count whole (a pool keeps its connections open)
+    db_used = sum(t - db_cpu.get(pid, 0.0) for pid, t in database_cpu().items())
+    result["db_cpu_ms"] = db_used / max(total, 1) * 1000
     analyze()
     return result
 
@@ -210,6 +235,7 @@ def report(label: str, r: dict[str, float]) -> None:
     print(
         f"{label:<40} {r['rps']:>7.0f}/s  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms"
         f"  p99 {r['p99']:6.1f} ms  server CPU {r['cpu_ms']:4.1f} ms/req"
+        f"  db CPU {r['db_cpu_ms']:4.1f} ms/req"
         f"  (n={int(r['n'])}, unexpected={int(r['errors'])}, load {os.getloadavg()[0]:.1f})"
     )
 
