@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, func, select, text, tuple_
+from sqlalchemy import Table, and_, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -110,16 +110,27 @@ async def _rescore(
     if not pairs:
         return
     entries: dict[tuple[uuid.UUID, uuid.UUID], list[scoring.Entry]] = defaultdict(list)
+    # Every contribution to a savings challenge is one of the member's deposits (event id =
+    # deposit id), so they are found through the deposits' member index and the
+    # contributions' (challenge, event) key: the cost follows these members' history, not
+    # the whole challenge's.
     rows = await session.execute(
         select(
             Contribution.challenge_id,
             Contribution.user_id,
             Contribution.occurred_at,
             Contribution.amount,
-        ).where(tuple_(Contribution.challenge_id, Contribution.user_id).in_(list(pairs)))
+        )
+        .join(Deposit, Deposit.id == Contribution.event_id)
+        .where(
+            Deposit.tenant_id == tenant.id,
+            Deposit.member_id.in_({credits[0].member.id for credits in by_user.values()}),
+            Contribution.challenge_id.in_({challenge_id for challenge_id, _ in pairs}),
+        )
     )
     for challenge_id, user_id, at, amount in rows.all():
-        entries[(challenge_id, user_id)].append(scoring.Entry(at, amount))
+        if (challenge_id, user_id) in pairs:
+            entries[(challenge_id, user_id)].append(scoring.Entry(at, amount))
     targets = [(p, c) for p, c in loaded if (c.id, p.user_id) in pairs]
     member_of = {user: credits[0].member for user, credits in by_user.items()}
     referrals = await _referrals(session, [c for _, c in targets], member_of)
