@@ -13,8 +13,10 @@ game's version moved on and a done batch is skipped.
 
 from __future__ import annotations
 
+import gc
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,7 +152,8 @@ async def process_batch(db: Database, run_id: uuid.UUID, batch_no: int) -> tuple
             return 0, 0
         planned = dict(zip(batch.game_ids, batch.versions, strict=True))
         rows = await repository.lock_games(session, batch.game_ids)
-        done = await _advance_all(session, rows, planned)
+        with _no_cyclic_gc():
+            done = await _advance_all(session, rows, planned)
         batch.status, batch.processed = "done", done
         batch.skipped = len(planned) - done
         batch.finished_at = clock.utcnow()
@@ -167,6 +170,20 @@ async def process_batch(db: Database, run_id: uuid.UUID, batch_no: int) -> tuple
                 .values(status="done", finished_at=clock.utcnow())
             )
         return done, len(planned) - done
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """A batch builds ~1M short-lived, acyclic objects (states, rows), which would trigger
+    several full collections over the whole process heap (~0.1 s each). Reference
+    counting frees them; the cycle collector runs again after the batch."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 async def _advance_all(
