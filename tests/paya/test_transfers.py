@@ -120,3 +120,21 @@ class TestConcurrentSends:
                 select(func.count()).select_from(Payment).where(Payment.tenant_id == tenant.id)
             )
         assert count == 30
+
+    async def test_concurrent_sends_cannot_slip_past_a_count_limit(
+        self, client: AsyncClient, db
+    ) -> None:
+        """Each send reads its limits after it holds the sender's lock, so it sees every
+        send that committed while it waited (paya_send_facts)."""
+        limits = {**OPEN_LIMITS["limits"], "sends_per_hour": 4}
+        tenant = await paya_tenant(db, {**OPEN_LIMITS, "limits": limits})
+        alice = await member(db, client, tenant, "alice_l")
+        await member(db, client, tenant, "bob_l")
+        await fund(db, client, alice, 20)
+        results = await asyncio.gather(*(send(client, alice, "bob_l", 1) for _ in range(12)))
+        assert sum(r.status_code == 201 for r in results) == 4
+        refused = [r.json()["error"] for r in results if r.status_code != 201]
+        assert {(e["code"], e["details"]["limit"]) for e in refused} == {
+            ("TRANSFER_LIMIT_EXCEEDED", "sends_per_hour")
+        }
+        assert await balance(client, alice) == 16
