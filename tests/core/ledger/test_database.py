@@ -77,3 +77,36 @@ class TestDatabaseEnforcement:
             async with session.begin_nested():
                 await session.execute(text(statement), {"t": world.tenant_id})
         assert info.value.orig.sqlstate == "42501"  # insufficient_privilege
+
+
+class TestTransferFunction:
+    """`ledger_transfer` runs as its owner (no row-level security inside it)."""
+
+    async def test_it_refuses_a_tenant_other_than_the_transactions(self, db) -> None:
+        a = await committed_world(db)
+        b = await committed_world(db)
+        async with db.session(tenant_id=a.tenant_id) as s:
+            row = (
+                await s.execute(
+                    text(
+                        "SELECT err FROM ledger_transfer(:t, 'steal', 'steal', '{}', 'h',"
+                        " CAST(:ids AS uuid[]), ARRAY[-1, 1]::bigint[])"
+                    ),
+                    {"t": b.tenant_id, "ids": [b.wallets[0], b.wallets[1]]},
+                )
+            ).one()
+        assert row.err == "ACCOUNT_NOT_FOUND"
+        async with db.session(tenant_id=b.tenant_id) as s:
+            assert (
+                await ledger.get_balance(s, tenant_id=b.tenant_id, account_id=b.wallets[0])
+            ).posted == 10_000
+            assert (await ledger.verify(s, tenant_id=b.tenant_id)).ok
+
+    async def test_only_the_app_role_may_execute_it(self, db) -> None:
+        query = text(
+            "SELECT has_function_privilege(:role, 'ledger_transfer(uuid, text, text, jsonb,"
+            " text, uuid[], bigint[], uuid, uuid, uuid, bigint)', 'EXECUTE')"
+        )
+        async with db.session(system=True) as s:
+            assert await s.scalar(query, {"role": db.settings.db_app_role})
+            assert not await s.scalar(query, {"role": "public"})

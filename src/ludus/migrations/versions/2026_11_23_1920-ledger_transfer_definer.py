@@ -5,7 +5,7 @@ Row-level security added a policy check to each of the function's statements, ab
 tenth of the server CPU of a transfer. The function already scopes every statement to
 `p_tenant`; as SECURITY DEFINER it skips RLS and refuses a `p_tenant` other than the
 transaction's tenant (unless the bypass scope is on) with ACCOUNT_NOT_FOUND, what RLS
-made it answer before. A hot account's shard is now found by probing shards one by one
+made it answer before; only the app role (and the owner) may execute it. A hot account's shard is now found by probing shards one by one
 from a random start (one index lookup each, usually one) instead of reading and sorting
 all of them on every transfer.
 
@@ -20,6 +20,8 @@ import importlib.util
 from pathlib import Path
 
 from alembic import op
+
+from ludus.core.kit.settings import get_settings
 
 revision = "ledger_0002"
 down_revision = "auth_0003"
@@ -210,14 +212,21 @@ def _previous_transfer_fn() -> str:
     return sql.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
 
+SIGNATURE = (
+    "ledger_transfer(uuid, text, text, jsonb, text, uuid[], bigint[], uuid, uuid, uuid, bigint)"
+)
+
+
 def upgrade() -> None:
     op.execute(TRANSFER_FN)
+    # Running as its owner, it must not be callable by every role of the database.
+    op.execute(f"REVOKE EXECUTE ON FUNCTION {SIGNATURE} FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION {SIGNATURE} TO {get_settings().db_app_role}")
 
 
 def downgrade() -> None:
     # Back to an invoker's function without settings, then the previous body.
-    op.execute(
-        "ALTER FUNCTION ledger_transfer(uuid, text, text, jsonb, text, uuid[], bigint[], uuid,"
-        " uuid, uuid, bigint) SECURITY INVOKER RESET ALL"
-    )
+    op.execute(f"ALTER FUNCTION {SIGNATURE} SECURITY INVOKER RESET ALL")
     op.execute(_previous_transfer_fn())
+    op.execute(f"REVOKE EXECUTE ON FUNCTION {SIGNATURE} FROM {get_settings().db_app_role}")
+    op.execute(f"GRANT EXECUTE ON FUNCTION {SIGNATURE} TO PUBLIC")
