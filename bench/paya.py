@@ -330,6 +330,15 @@ async def run(port: int, slug: str, members: list[tuple[str, str]], limited: Any
     await feed_latency(f"http://127.0.0.1:{port}", slug, members, 200)
 
 
+def show_errors(path: Path, limit: int = 5) -> None:
+    """The server's first error lines, so an unexpected status can be explained."""
+    lines = [ln for ln in path.read_text(errors="replace").splitlines() if "error" in ln.lower()]
+    if lines:
+        print(f"server log: {len(lines)} lines mention an error; the first {limit}:")
+        for line in lines[:limit]:
+            print("  " + line[:400])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -341,9 +350,10 @@ def main() -> None:
     env = server_env(url, data_dir, args.log_level)
     os.environ.update({k: env[k] for k in ("LUDUS_SECRET_KEY", "LUDUS_DATA_DIR")})
     port = free_port()
+    log = (data_dir / "server.log").open("wb")  # warnings and errors only (--log-level)
     proc = subprocess.Popen(
         [LUDUS, "serve", "--port", str(port), "--workers", str(args.workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     global SERVER_PID, DATABASE
     SERVER_PID, DATABASE = proc.pid, url
@@ -361,6 +371,8 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         drop_database(server, url)
+        log.close()
+        show_errors(data_dir / "server.log")
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
