@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,37 @@ from ludus.core.kit.errors import BadRequest, IdempotencyInProgress, Idempotency
 
 KEEP_FOR = timedelta(hours=24)
 REPLAY_HEADERS = ("content-type", "location")
+
+
+# Built once on the table, not the ORM class: these run on every idempotent request, and the
+# ORM's bulk-insert path and statement building cost more CPU than the statements.
+_TABLE: Table = IdempotencyRecord.__table__  # type: ignore[assignment]
+_CLAIM = (
+    insert(_TABLE)
+    .values(
+        id=bindparam("new_id"),
+        tenant_id=bindparam("p_tenant_id"),
+        principal=bindparam("p_principal"),
+        key=bindparam("p_key"),
+        method=bindparam("p_method"),
+        path=bindparam("p_path"),
+        body_hash=bindparam("p_body_hash"),
+        status="in_progress",
+        locked_at=bindparam("p_locked_at"),
+    )
+    .on_conflict_do_nothing(index_elements=["principal", "key"])
+    .returning(_TABLE.c.id)
+)
+_COMPLETE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("record_id"))
+    .values(
+        status="completed",
+        response_status=bindparam("p_status"),
+        response_headers=bindparam("p_headers"),
+        response_body=bindparam("p_body"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -70,22 +101,16 @@ async def claim(
     fingerprint = body_hash(method, path, body)
     now = clock.utcnow()
     values = {
-        "tenant_id": tenant_id,
-        "principal": principal,
-        "key": key,
-        "method": method,
-        "path": path,
-        "body_hash": fingerprint,
-        "status": "in_progress",
-        "locked_at": now,
+        "p_tenant_id": tenant_id,
+        "p_principal": principal,
+        "p_key": key,
+        "p_method": method,
+        "p_path": path,
+        "p_body_hash": fingerprint,
+        "p_locked_at": now,
     }
     for _ in range(2):
-        inserted = await session.scalar(
-            insert(IdempotencyRecord)
-            .values(id=uuid.uuid4(), **values)
-            .on_conflict_do_nothing(index_elements=["principal", "key"])
-            .returning(IdempotencyRecord.id)
-        )
+        inserted = await session.scalar(_CLAIM, {"new_id": uuid.uuid4(), **values})
         if inserted is not None:
             return Claim(inserted)
         row = await session.scalar(
@@ -114,14 +139,13 @@ async def complete(
 ) -> None:
     """Record the response inside the request's transaction (commits with the side effect)."""
     await session.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.id == claim_.record_id)
-        .values(
-            status="completed",
-            response_status=status,
-            response_headers={k: v for k, v in headers.items() if k in REPLAY_HEADERS},
-            response_body=body,
-        )
+        _COMPLETE,
+        {
+            "record_id": claim_.record_id,
+            "p_status": status,
+            "p_headers": {k: v for k, v in headers.items() if k in REPLAY_HEADERS},
+            "p_body": body,
+        },
     )
 
 
