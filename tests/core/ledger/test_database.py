@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
+from ludus.core.kit.errors import ConcurrentUpdate
 from ludus.core.ledger import service as ledger
 from ludus.core.ledger.errors import Unbalanced
 from tests.core.ledger.helpers import committed_world
@@ -110,3 +111,73 @@ class TestTransferFunction:
         async with db.session(system=True) as s:
             assert await s.scalar(query, {"role": db.settings.db_app_role})
             assert not await s.scalar(query, {"role": "public"})
+
+
+async def _repeatable_read_session(db, tenant_id):  # type: ignore[no-untyped-def]
+    """A session whose transaction snapshot is taken now, in REPEATABLE READ."""
+    session = db.sessionmaker()
+    session.info["tenant_id"] = tenant_id
+    session.info["bypass_rls"] = False
+    await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    await session.execute(text("SELECT 1"))
+    return session
+
+
+async def _move_one(db, world, key: str) -> None:  # type: ignore[no-untyped-def]
+    async with db.session(tenant_id=world.tenant_id) as s:
+        await ledger.move(
+            s,
+            tenant_id=world.tenant_id,
+            idempotency_key=key,
+            kind="test",
+            from_account=world.wallets[0],
+            to_account=world.wallets[1],
+            amount=1,
+        )
+
+
+class TestRetryableTransfer:
+    """A deadlock or serialization failure undoes only the call, never the caller's work."""
+
+    async def test_the_server_undoes_the_call_and_answers_retry(self, db) -> None:
+        world = await committed_world(db)
+        session = await _repeatable_read_session(db, world.tenant_id)
+        try:
+            await _move_one(db, world, "first")  # commits after our snapshot
+            row = (
+                await session.execute(
+                    text(
+                        "SELECT err, detail FROM ledger_transfer_retryable(:t, 'second', 'test',"
+                        " '{}', 'h', CAST(:ids AS uuid[]), ARRAY[-1, 1]::bigint[])"
+                    ),
+                    {"t": world.tenant_id, "ids": [world.wallets[0], world.wallets[1]]},
+                )
+            ).one()
+            assert row.err == "RETRY" and row.detail == {"sqlstate": "40001"}
+            assert await session.scalar(text("SELECT 1")) == 1  # the transaction lives on
+        finally:
+            await session.close()
+
+    async def test_retries_that_never_succeed_end_in_concurrent_update(self, db) -> None:
+        world = await committed_world(db)
+        session = await _repeatable_read_session(db, world.tenant_id)
+        try:
+            await _move_one(db, world, "first")
+            with pytest.raises(ConcurrentUpdate):
+                await ledger.move(
+                    session,
+                    tenant_id=world.tenant_id,
+                    idempotency_key="second",
+                    kind="test",
+                    from_account=world.wallets[0],
+                    to_account=world.wallets[1],
+                    amount=1,
+                )
+            assert await session.scalar(text("SELECT 1")) == 1
+        finally:
+            await session.close()
+        async with db.session(tenant_id=world.tenant_id) as s:
+            assert (
+                await ledger.get_balance(s, tenant_id=world.tenant_id, account_id=world.wallets[0])
+            ).posted == 10_000 - 1
+            assert (await ledger.verify(s, tenant_id=world.tenant_id)).ok

@@ -7,10 +7,10 @@ cost about as much client CPU as the rest of a transfer. Driver errors are re-ra
 SQLAlchemy's, like every other statement.
 
 Retries: deadlocks (40P01) and serialization failures (40001) are retried here, a bounded
-number of times, and never reach the caller. When the caller's session has no transaction
-yet (jobs, benchmarks, scripts), the call runs directly and a retry rolls back and starts
-again; otherwise it runs inside a SAVEPOINT so a retry or a refusal leaves the caller's
-earlier work untouched.
+number of times, and never reach the caller. The call goes through
+`ledger_transfer_retryable`, which runs it in a server-side savepoint (a PL/pgSQL exception
+block) and answers `RETRY` for those two errors with the call undone, so a single call needs
+no client SAVEPOINT round trips; operations of several statements still run inside one.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
-from ludus.core.kit.errors import ValidationFailed
+from ludus.core.kit.errors import ConcurrentUpdate, ValidationFailed
 from ludus.core.ledger.errors import BY_CODE, InvalidAmount, LedgerError, Unbalanced
 from ludus.core.ledger.models import LedgerTransaction
 
@@ -41,7 +41,7 @@ MAX_AMOUNT = 2**62  # far above any real amount; keeps sums inside BIGINT
 
 _TRANSFER = (
     "SELECT err, detail, tx_id, tx_kind, tx_metadata, tx_reversal_of, tx_hold_id,"
-    " tx_created_at, replayed FROM ledger_transfer(%s::uuid, %s, %s, %s::jsonb, %s,"
+    " tx_created_at, replayed FROM ledger_transfer_retryable(%s::uuid, %s, %s, %s::jsonb, %s,"
     " %s::uuid[], %s::bigint[], %s::uuid, %s::uuid, %s::uuid, %s::bigint)"
 )
 _EMPTY_METADATA = "{}"
@@ -52,24 +52,36 @@ def sqlstate(exc: BaseException) -> str | None:
     return getattr(orig, "sqlstate", None)
 
 
+class TransferRetry(Exception):
+    """The transfer hit a deadlock or serialization failure; the server undid only the call."""
+
+    def __init__(self, detail: dict[str, Any] | None) -> None:
+        super().__init__(detail)
+        self.sqlstate = str((detail or {}).get("sqlstate", ""))
+
+
 async def run_atomic(
     session: AsyncSession, op: Callable[[], Awaitable[T]], *, savepoint: bool = True
 ) -> T:
-    """Run `op` with deadlock/serialization retries (see the module docstring)."""
-    direct = not savepoint and not session.in_transaction()
-    direct = direct and not (session.new or session.dirty or session.deleted)
+    """Run `op` with deadlock/serialization retries (see the module docstring).
+
+    `savepoint=False` is for an `op` that is one `call_transfer`: the server-side
+    savepoint of `ledger_transfer_retryable` already undoes a failed call, so the call is
+    simply repeated.
+    """
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            if direct:
+            if not savepoint:
                 return await op()
             async with session.begin_nested():
                 return await op()
+        except TransferRetry as exc:
+            if attempt == MAX_ATTEMPTS:
+                raise ConcurrentUpdate(details={"sqlstate": exc.sqlstate}) from exc
         except DBAPIError as exc:
             if sqlstate(exc) not in RETRYABLE_SQLSTATES or attempt == MAX_ATTEMPTS:
                 raise
-            if direct:
-                await session.rollback()
-            await asyncio.sleep(random.uniform(0, 0.002 * attempt))
+        await asyncio.sleep(random.uniform(0, 0.002 * attempt))
     raise AssertionError("unreachable")
 
 
@@ -154,6 +166,8 @@ async def call_transfer(
         raise DBAPIError.instance(_TRANSFER, params, err, psycopg.Error) from err
     assert row is not None
     err_code, detail, tx_id, tx_kind, meta, reversal, hold, created_at, replayed = row
+    if err_code == "RETRY":
+        raise TransferRetry(detail)
     if err_code is not None:
         raise BY_CODE.get(err_code, LedgerError)(details=detail or {})
     tx = LedgerTransaction(
