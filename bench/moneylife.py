@@ -40,6 +40,7 @@ import warnings
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -76,7 +77,7 @@ def engine_phase() -> None:
 
 def db_cpu_seconds(url: str) -> float:
     """CPU of the PostgreSQL backends connected to the bench database (local server only)."""
-    name = url.rsplit("/", 1)[1]
+    name = urlsplit(url).path.lstrip("/")  # the URL may carry ?host=<socket dir>
     with psycopg.connect(url, autocommit=True) as conn:
         pids = [
             r[0]
