@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy import ColumnElement, delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.jobs.defer import JobSpec, defer_many
@@ -85,6 +85,27 @@ class Outcome(enum.StrEnum):
     not_due = "not_due"
 
 
+async def _claim_due(
+    session: AsyncSession, which: ColumnElement[bool], now: datetime
+) -> list[NotificationMessage]:
+    """Lease the queued, due messages matching `which` (one attempt each) and return them."""
+    lease = timedelta(seconds=get_notify_settings().claim_seconds)
+    claimed = await session.execute(
+        update(NotificationMessage)
+        .where(
+            which,
+            NotificationMessage.status == MessageStatus.queued,
+            or_(
+                NotificationMessage.next_attempt_at.is_(None),
+                NotificationMessage.next_attempt_at <= now + DUE_TOLERANCE,
+            ),
+        )
+        .values(next_attempt_at=now + lease, attempts=NotificationMessage.attempts + 1)
+        .returning(NotificationMessage)
+    )
+    return list(claimed.scalars())
+
+
 async def schedule(
     session: AsyncSession, message_ids: Sequence[uuid.UUID], at: datetime | None = None
 ) -> None:
@@ -145,22 +166,9 @@ async def deliver(
     db = db or get_database()
     policy = policy or default_policy()
     now = clock.utcnow()
-    lease = timedelta(seconds=get_notify_settings().claim_seconds)
     async with db.session(system=True) as session:
-        claimed = await session.execute(
-            update(NotificationMessage)
-            .where(
-                NotificationMessage.id == message_id,
-                NotificationMessage.status == MessageStatus.queued,
-                or_(
-                    NotificationMessage.next_attempt_at.is_(None),
-                    NotificationMessage.next_attempt_at <= now + DUE_TOLERANCE,
-                ),
-            )
-            .values(next_attempt_at=now + lease, attempts=NotificationMessage.attempts + 1)
-            .returning(NotificationMessage)
-        )
-        message = claimed.scalar_one_or_none()
+        claimed = await _claim_due(session, NotificationMessage.id == message_id, now)
+        message = claimed[0] if claimed else None
         if message is None:
             return Outcome.not_due
         tenant = await session.get(Tenant, message.tenant_id)
@@ -222,22 +230,8 @@ async def deliver_many(
     if not message_ids:
         return outcomes
     now = clock.utcnow()
-    lease = timedelta(seconds=get_notify_settings().claim_seconds)
     async with db.session(system=True) as session:
-        claimed = await session.execute(
-            update(NotificationMessage)
-            .where(
-                NotificationMessage.id.in_(list(message_ids)),
-                NotificationMessage.status == MessageStatus.queued,
-                or_(
-                    NotificationMessage.next_attempt_at.is_(None),
-                    NotificationMessage.next_attempt_at <= now + DUE_TOLERANCE,
-                ),
-            )
-            .values(next_attempt_at=now + lease, attempts=NotificationMessage.attempts + 1)
-            .returning(NotificationMessage)
-        )
-        messages = list(claimed.scalars())
+        messages = await _claim_due(session, NotificationMessage.id.in_(list(message_ids)), now)
         if not messages:
             return outcomes
         found = await session.scalars(
