@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
 import typer
 
 from ludus.core.kit import migrate
@@ -58,8 +62,6 @@ def worker(
     ),
 ) -> None:
     """Run a background job worker (events, webhooks, notifications, periodic jobs)."""
-    import asyncio
-
     from ludus.core.jobs.worker import run_worker
     from ludus.core.kit.db import Database, set_database
     from ludus.core.kit.settings import get_settings
@@ -76,7 +78,17 @@ def worker(
         finally:
             await db.dispose()
 
-    asyncio.run(main())
+    run_loop(main())
+
+
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop, as `serve` does (uvicorn picks it), falling back to asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 def register(app: typer.Typer) -> None:
