@@ -35,6 +35,7 @@ from sqlalchemy import text
 
 warnings.simplefilter("ignore")
 
+from ludus.cli.core import run_loop  # noqa: E402
 from ludus.core.kit.db import Database  # noqa: E402
 from ludus.core.kit.embedded import to_libpq_url  # noqa: E402
 from ludus.core.kit.migrate import upgrade  # noqa: E402
@@ -262,7 +263,7 @@ def child(url: str, tid: uuid.UUID, kind: str, ids: tuple, clients: int, seconds
         server = None if server0 is None or server1 is None else server1 - server0
         return latencies, elapsed, client, server
 
-    return asyncio.run(go())
+    return run_loop(go())  # the loop `ludus serve` and `ludus worker` run on
 
 
 async def warm(db: Database, clients: int) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 
 from ludus.core.kit import migrate
+
+T = TypeVar("T")
 
 db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
 
@@ -81,14 +83,13 @@ def worker(
     run_loop(main())
 
 
-def run_loop(main: Coroutine[Any, Any, None]) -> None:
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
     """Run on uvloop, as `serve` does (uvicorn picks it), falling back to asyncio."""
     try:
         import uvloop
     except ImportError:
-        asyncio.run(main)
-        return
-    uvloop.run(main)
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def register(app: typer.Typer) -> None:
