@@ -7,6 +7,7 @@ import os
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -45,7 +46,8 @@ def database(url: str, pool: int) -> Database:
     return Database(url, Settings(db_pool_size=pool, db_max_overflow=8))
 
 
-async def make_tenant(db: Database) -> uuid.UUID:
+async def make_tenant(db: Database, config: dict[str, Any] | None = None) -> uuid.UUID:
+    """A MoneyLife platform tenant for a bench run (with `config`, e.g. engagement limits)."""
     tid = uuid.uuid4()
     async with db.session(system=True) as s:
         s.add(
@@ -57,7 +59,7 @@ async def make_tenant(db: Database) -> uuid.UUID:
                 status="active",
                 theme={},
                 features={},
-                config={},
+                config=config or {},
                 products=["moneylife"],
                 default_locale="en",
                 currency="USD",

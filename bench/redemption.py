@@ -23,8 +23,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from sqlalchemy import select, text  # noqa: E402
 
-from bench._engagement_db import create_db, database, drop_db, p95, server_url  # noqa: E402
-from ludus.core.tenancy.models import Tenant  # noqa: E402
+from bench._engagement_db import (  # noqa: E402
+    create_db,
+    database,
+    drop_db,
+    make_tenant,
+    p95,
+    server_url,
+)
 from ludus.engagement import coins, errors  # noqa: E402
 from ludus.engagement.catalog.models import CatalogItem  # noqa: E402
 from ludus.engagement.catalog.service import create_item, redeem  # noqa: E402
@@ -50,24 +56,7 @@ async def main() -> None:
     url = create_db(server, name)
     db = database(url, args.clients + 4)
     try:
-        tid = uuid.uuid4()
-        async with db.session(system=True) as s:
-            s.add(
-                Tenant(
-                    id=tid,
-                    slug=f"bench-{tid.hex[:8]}",
-                    name="Bench",
-                    kind="platform",
-                    status="active",
-                    theme={},
-                    features={},
-                    products=["moneylife"],
-                    config={"engagement": {"default": {"redemption": LIMITS}}},
-                    default_locale="en",
-                    currency="USD",
-                    timezone="UTC",
-                )
-            )
+        tid = await make_tenant(db, {"engagement": {"default": {"redemption": LIMITS}}})
         users = [uuid.uuid4() for _ in range(args.users)]
         async with db.session(tenant_id=tid) as s:
             item = await create_item(
