@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ludus.core.jobs.app import app
 from ludus.core.jobs.defer import JobSpec
 from ludus.core.jobs.registry import DEFAULT_QUEUE
-from ludus.moneylife import driver
+from ludus.core.kit import driver
 
 _TYPES = (
     (BigInteger, "bigint"),

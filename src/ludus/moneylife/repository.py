@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ludus.moneylife import driver
+from ludus.core.kit import driver
 from ludus.moneylife import models as m
 from ludus.moneylife.engine import Content
 from ludus.moneylife.engine.state import GameState

@@ -6,8 +6,9 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from ludus.core.auth.models import Role
+from ludus.core.kit import driver
 from ludus.core.kit.db import Database
-from ludus.moneylife import bulk, driver, repository
+from ludus.moneylife import bulk, repository
 from ludus.moneylife.errors import GameNotFound
 from tests.factories import make_tenant, make_user
 from tests.moneylife.service.factories import make_game

@@ -23,12 +23,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
-import psycopg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
+from ludus.core.kit import driver
 from ludus.core.kit.errors import ConcurrentUpdate, ValidationFailed
 from ludus.core.ledger.errors import BY_CODE, InvalidAmount, LedgerError, Unbalanced
 from ludus.core.ledger.models import LedgerTransaction
@@ -157,14 +157,7 @@ async def call_transfer(
         release_account,
         release,
     )
-    raw = await (await session.connection()).get_raw_connection()
-    driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
-    try:
-        cur = await driver.execute(_TRANSFER, params)
-        row = await cur.fetchone()
-    except psycopg.Error as err:
-        raise DBAPIError.instance(_TRANSFER, params, err, psycopg.Error) from err
-    assert row is not None
+    (row,) = await driver.fetch(session, _TRANSFER, params)
     err_code, detail, tx_id, tx_kind, meta, reversal, hold, created_at, replayed = row
     if err_code == "RETRY":
         raise TransferRetry(detail)

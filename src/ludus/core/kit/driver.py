@@ -1,16 +1,15 @@
-"""Driver-level SQL on the session's own connection and transaction, for the hot path.
+"""Driver-level SQL on the session's own connection and transaction, for hot paths.
 
 Building and running a statement through SQLAlchemy costs ~0.5 ms of CPU more than the
-driver needs for the game-row lock and the one write statement of every game request (and
-of every month-end batch). These statements are plain SQL text with psycopg `%(name)s`
-parameters, run on the session's connection after SQLAlchemy began its transaction (so the
-tenant context and RLS apply). Errors are re-raised as SQLAlchemy's, which the HTTP layer
-maps to stable codes.
+driver needs; the MoneyLife game lock and write and the ledger's transfer call use these
+instead. Statements are plain SQL text with psycopg parameters (`%(name)s` or `%s`), run on
+the session's connection after SQLAlchemy began its transaction (so the tenant context and
+RLS apply). Errors are re-raised as SQLAlchemy's, which the HTTP layer maps to stable codes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -26,7 +25,10 @@ async def _connection(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
     return driver
 
 
-async def fetch(session: AsyncSession, sql: str, params: Mapping[str, Any]) -> list[Any]:
+Params = Mapping[str, Any] | Sequence[Any]
+
+
+async def fetch(session: AsyncSession, sql: str, params: Params) -> list[Any]:
     """All rows as named tuples (attribute access, like SQLAlchemy rows)."""
     conn = await _connection(session)
     try:
@@ -37,7 +39,7 @@ async def fetch(session: AsyncSession, sql: str, params: Mapping[str, Any]) -> l
         raise DBAPIError.instance(sql, params, err, psycopg.Error, hide_parameters=True) from err
 
 
-async def execute(session: AsyncSession, sql: str, params: Mapping[str, Any]) -> None:
+async def execute(session: AsyncSession, sql: str, params: Params) -> None:
     conn = await _connection(session)
     try:
         async with conn.cursor() as cur:
