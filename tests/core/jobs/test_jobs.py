@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from procrastinate.jobs import Job
 from sqlalchemy import text
 
+import ludus
 from ludus.core.jobs.app import app
 from ludus.core.jobs.defer import JobSpec, defer, defer_many
 from ludus.core.jobs.registry import PERIODIC_JOBS, Backoff, job, periodic
 from ludus.core.jobs.runner import run_pending, run_periodic
+from ludus.core.jobs.worker import task_modules
 from ludus.core.kit.db import Database
 
 calls: list[str] = []
@@ -121,3 +124,14 @@ class TestPeriodic:
         assert len(ticks) == before
         await run_periodic("tests.jobs.tick", timestamp=1234)
         assert ticks[-1] == 1234
+
+
+class TestDiscovery:
+    def test_every_tasks_module_is_found(self) -> None:
+        root = Path(ludus.__file__).parent
+        on_disk = {
+            "ludus." + ".".join(p.relative_to(root).with_suffix("").parts)
+            for p in root.rglob("tasks.py")
+        }
+        assert "ludus.paya.tasks" in on_disk
+        assert on_disk <= set(task_modules()), on_disk - set(task_modules())

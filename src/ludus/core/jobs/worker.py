@@ -22,12 +22,17 @@ def discover_tasks() -> None:
     global _discovered
     if _discovered:
         return
+    for name in task_modules():
+        importlib.import_module(name)
+    _discovered = True
+
+
+def task_modules() -> list[str]:
+    """Names of every `ludus.**.tasks` module (packages need an `__init__.py` to be walked)."""
     import ludus
 
-    for info in pkgutil.walk_packages(ludus.__path__, "ludus."):
-        if info.name.rsplit(".", 1)[-1] == "tasks":
-            importlib.import_module(info.name)
-    _discovered = True
+    infos = pkgutil.walk_packages(ludus.__path__, "ludus.")
+    return [info.name for info in infos if info.name.rsplit(".", 1)[-1] == "tasks"]
 
 
 async def run_worker(
