@@ -3,6 +3,11 @@
 Every transaction a session begins switches to the non-superuser app role and sets
 `ludus.tenant_id` (or `ludus.bypass`) from `session.info`, so PostgreSQL RLS policies
 apply even when the connection user is a superuser (as with embedded PostgreSQL).
+
+Driver connections run in autocommit mode and we begin transactions ourselves: a session's
+BEGIN and its tenant context go to the server as one simple query (one round trip, where
+psycopg's implicit BEGIN would cost one of its own). Transactions begun outside a session
+(`engine.connect()`, the test harness) get a plain BEGIN before their first statement.
 """
 
 from __future__ import annotations
@@ -10,8 +15,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import lru_cache
+from typing import Any
 
 import psycopg
+from psycopg import pq
+from psycopg import sql as pgsql
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
@@ -29,11 +38,21 @@ from ludus.core.kit.settings import Settings, get_settings
 TENANT_KEY = "ludus.tenant_id"
 BYPASS_KEY = "ludus.bypass"
 
-# Sent as driver SQL: this runs at the start of every transaction, so skip SQL compilation.
-_SET_CONTEXT = (
-    "SELECT set_config('role', %(role)s, true), set_config('ludus.tenant_id', %(tenant)s, true),"
-    " set_config('ludus.bypass', %(bypass)s, true)"
+_SET_CONTEXT = pgsql.SQL(
+    "SELECT set_config('role', {}, true), set_config('ludus.tenant_id', {}, true),"
+    " set_config('ludus.bypass', {}, true)"
 )
+_IDLE = pq.TransactionStatus.IDLE
+
+
+@lru_cache(maxsize=4096)
+def _context_sql(role: str, tenant: str, bypass: str, begin: bool) -> bytes:
+    """The context statement with its values quoted as literals (a simple query has no
+    parameters), optionally preceded by BEGIN. Cached: a process serves few scopes."""
+    values = (pgsql.Literal(role), pgsql.Literal(tenant), pgsql.Literal(bypass))
+    statement = _SET_CONTEXT.format(*values)
+    text = statement.as_bytes(None)
+    return b"BEGIN; " + text if begin else text
 
 
 def database_url(settings: Settings | None = None) -> str:
@@ -46,13 +65,27 @@ def database_url(settings: Settings | None = None) -> str:
 
 def make_engine(url: str | None = None, settings: Settings | None = None) -> AsyncEngine:
     settings = settings or get_settings()
-    return create_async_engine(
+    engine = create_async_engine(
         to_sqlalchemy_url(url or database_url(settings)),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=False,
         pool_recycle=1800,
+        connect_args={"autocommit": True},
     )
+    event.listen(engine.sync_engine, "before_cursor_execute", _begin_on_server)
+    return engine
+
+
+def _begin_on_server(
+    conn: Connection, cursor: Any, statement: str, params: Any, context: Any, many: bool
+) -> None:
+    """SQLAlchemy began a transaction the server has not seen yet: begin it there first."""
+    if not conn.in_transaction():
+        return
+    driver = conn.connection.driver_connection
+    if isinstance(driver, psycopg.AsyncConnection) and driver.pgconn.transaction_status == _IDLE:
+        await_(driver.execute(b"BEGIN", prepare=False))
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -61,18 +94,17 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 def _apply_context(session: Session, connection: Connection) -> None:
     info = session.info
-    params = {
-        "role": info.get("db_role") or get_settings().db_app_role,
-        "tenant": str(info["tenant_id"]) if info.get("tenant_id") else "",
-        "bypass": "on" if info.get("bypass_rls") else "off",
-    }
+    role = info.get("db_role") or get_settings().db_app_role
+    tenant = str(info["tenant_id"]) if info.get("tenant_id") else ""
+    bypass = "on" if info.get("bypass_rls") else "off"
     driver = connection.connection.driver_connection
     if isinstance(driver, psycopg.AsyncConnection):
         # Straight to the driver: this runs for every transaction, and SQLAlchemy's
         # execution layer would cost more CPU than the statement itself.
-        await_(driver.execute(_SET_CONTEXT, params))
+        begin = driver.pgconn.transaction_status == _IDLE
+        await_(driver.execute(_context_sql(role, tenant, bypass, begin), prepare=False))
     else:
-        connection.exec_driver_sql(_SET_CONTEXT, params)
+        connection.exec_driver_sql(_context_sql(role, tenant, bypass, False).decode())
 
 
 @event.listens_for(Session, "after_begin")
