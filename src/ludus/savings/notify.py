@@ -1,16 +1,18 @@
 """Member messages over SMS and WhatsApp through core notifications (which applies each
-member's preferences and quiet hours, and queues delivery). A drained batch's messages of
-one kind go out with one `notify_many`."""
+member's preferences and quiet hours, and queues delivery). A drained batch's messages (every
+kind) go in with one `notify_batches` and are sent by the job that wrote them."""
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ludus.core.notifications.bulk import Recipient, notify_many
-from ludus.core.notifications.models import Channel, NotificationMessage
+from ludus.core.notifications.bulk import Claimed, Recipient, Send, notify_batches
+from ludus.core.notifications.models import Channel
 from ludus.core.notifications.service import notify
 from ludus.core.notifications.templates import register_default
-from ludus.savings.models import Deposit, Member, SavingsOrg
+from ludus.savings.models import Member, SavingsOrg
 
 CHANNELS = [Channel.sms, Channel.whatsapp]
 TEMPLATES = {
@@ -59,32 +61,23 @@ async def send(
     )
 
 
-async def send_many(
+async def send_batches(
     session: AsyncSession,
-    org: SavingsOrg,
-    key: str,
-    messages: list[tuple[Member, dict[str, object], str]],
-) -> list[NotificationMessage]:
-    """One kind of message to many members: (member, context, dedupe key) each. Delivery
-    is left to the caller (`schedule_delivery`), so several kinds share batch jobs."""
-    return await notify_many(
-        session,
-        tenant_id=org.tenant_id,
-        kind=key,
-        template_key=key,
-        recipients=[
-            Recipient(member.user_id, {"org": brand(org), **context}, dedupe_key)
-            for member, context, dedupe_key in messages
-        ],
-        channels=CHANNELS,
-        schedule=False,
-    )
+    tenant_id: uuid.UUID,
+    brand_name: str,
+    messages: dict[str, list[tuple[uuid.UUID, dict[str, object], str]]],
+) -> list[Claimed]:
+    """Several kinds at once, (user id, context, dedupe key) each, with one insert; the
+    messages due now come back leased, for `delivery.send_claimed` after the commit."""
+    sends = [
+        Send(key, key, [Recipient(user, {"org": brand_name, **ctx}, dedupe)
+                        for user, ctx, dedupe in items])
+        for key, items in messages.items()
+    ]  # fmt: skip
+    return await notify_batches(session, tenant_id=tenant_id, sends=sends, channels=CHANNELS)
 
 
-def receipt_message(
-    member: Member, deposit: Deposit, total: int
-) -> tuple[Member, dict[str, object], str]:
-    context: dict[str, object] = {
-        "amount": kes(deposit.amount), "receipt": deposit.receipt, "total": kes(total)
-    }  # fmt: skip
-    return member, context, f"savings:receipt:{deposit.receipt}"
+def receipt_context(receipt: str, amount: int, total: int) -> tuple[dict[str, object], str]:
+    """A deposit receipt's template context and dedupe key (one receipt per M-Pesa receipt)."""
+    context: dict[str, object] = {"amount": kes(amount), "receipt": receipt, "total": kes(total)}
+    return context, f"savings:receipt:{receipt}"

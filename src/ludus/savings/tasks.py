@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.jobs.defer import JobSpec, defer, defer_many
 from ludus.core.jobs.registry import Backoff, job, periodic
+from ludus.core.kit import driver
 from ludus.core.kit.db import Database, get_database
 from ludus.core.ledger.transfer import RETRYABLE_SQLSTATES, sqlstate
-from ludus.core.notifications.bulk import schedule_delivery
+from ludus.core.notifications.delivery import send_claimed
 from ludus.core.tenancy.models import Tenant
 from ludus.savings import batch, live, repository
 from ludus.savings.models import CallbackStatus, Deposit, Member, MpesaCallback, SavingsOrg
@@ -173,47 +174,59 @@ async def defer_messages(s: AsyncSession, tenant_id: uuid.UUID, outcome: live.Ou
     )
 
 
+# The batch's deposits with their members, the members of its rank climbs (normally the
+# same ones) and the org's brand name, in one round trip.
+_MESSAGE_ROWS = (
+    "SELECT o.branding, x.deposit_id, x.amount, x.receipt, x.member_id, x.user_id"
+    f" FROM {SavingsOrg.__tablename__} AS o LEFT JOIN LATERAL ("
+    "  SELECT d.id AS deposit_id, d.amount, d.receipt, m.id AS member_id, m.user_id"
+    f"  FROM {Deposit.__tablename__} AS d JOIN {Member.__tablename__} AS m ON m.id = d.member_id"
+    "  WHERE d.tenant_id = o.tenant_id AND d.id = ANY(%(deposits)s)"
+    "  UNION ALL SELECT NULL, NULL, NULL, m.id, m.user_id"
+    f"  FROM {Member.__tablename__} AS m"
+    "  WHERE m.tenant_id = o.tenant_id AND m.id = ANY(%(members)s)"
+    " ) AS x ON true WHERE o.tenant_id = %(t)s"
+)
+
+
 @job(MESSAGES_TASK, retry=Backoff(max_tries=5, base_seconds=10))
 async def send_messages(
     tenant_id: str, receipts: list[list[Any]], rank_ups: list[list[Any]]
 ) -> None:
     """Deposit receipts and rank-change messages for one drained batch (deduplicated by
-    receipt and deposit, so a retried job sends nothing twice)."""
+    receipt and deposit, so a retried job sends nothing twice), written with one insert and
+    sent right after the commit, by this job (quiet hours: by jobs at their end)."""
     from ludus.savings import notify
 
-    tenant = uuid.UUID(tenant_id)
-    async with get_database().session(tenant_id=tenant) as s:
-        org = await repository.get_org(s, tenant)
-        if org is None:
-            return
-        deposit_ids = [uuid.UUID(d) for d, _ in receipts]
-        found = await s.execute(
-            select(Deposit, Member)
-            .join(Member, Member.id == Deposit.member_id)
-            .where(Deposit.id.in_(deposit_ids))
-        )
-        deposits: dict[uuid.UUID, Deposit] = {}
-        members: dict[uuid.UUID, Member] = {}
-        for row in found.all():
-            deposits[row[0].id], members[row[1].id] = row[0], row[1]
-        missing = {uuid.UUID(r[0]) for r in rank_ups} - set(members)
-        if missing:  # rank climbs come from the batch's deposits: normally none
-            rows = await s.execute(select(Member).where(Member.id.in_(missing)))
-            members.update((m.id, m) for m in rows.scalars())
-        messages = [
-            notify.receipt_message(members[d.member_id], d, int(total))
+    tenant_uuid = uuid.UUID(tenant_id)
+    db = get_database()
+    async with db.session(tenant_id=tenant_uuid) as s:
+        rows = await driver.fetch(
+            s,
+            _MESSAGE_ROWS,
+            {"t": tenant_uuid, "deposits": [uuid.UUID(d) for d, _ in receipts],
+             "members": list({uuid.UUID(r[0]) for r in rank_ups})},
+        )  # fmt: skip
+        if not rows:
+            return  # no such org
+        brand_name = str((rows[0].branding or {}).get("brand_name") or "Savings")
+        deposits = {r.deposit_id: r for r in rows if r.deposit_id is not None}
+        users = {r.member_id: r.user_id for r in rows if r.member_id is not None}
+        messages: dict[str, list[tuple[uuid.UUID, dict[str, object], str]]] = {}
+        messages["savings.deposit_receipt"] = [
+            (d.user_id, *notify.receipt_context(d.receipt, d.amount, int(total)))
             for deposit_id, total in receipts
-            if (d := deposits.get(uuid.UUID(deposit_id))) is not None and d.member_id
+            if (d := deposits.get(uuid.UUID(deposit_id))) is not None
         ]
-        written = await notify.send_many(s, org, "savings.deposit_receipt", messages)
-        ranks = [
-            (member, {"challenge": challenge, "rank": rank, "points": points},
-             f"savings:rank:{challenge_id}:{member.id}:{rank}:{deposit_id}")
+        messages["savings.rank_changed"] = [
+            (user, {"challenge": challenge, "rank": rank, "points": points},
+             f"savings:rank:{challenge_id}:{member_id}:{rank}:{deposit_id}")
             for member_id, challenge_id, challenge, rank, points, deposit_id in rank_ups
-            if (member := members.get(uuid.UUID(member_id)))
+            if (user := users.get(uuid.UUID(member_id)))
         ]  # fmt: skip
-        written += await notify.send_many(s, org, "savings.rank_changed", ranks)
-        await schedule_delivery(s, written)
+        claimed = await notify.send_batches(s, tenant_uuid, brand_name, messages)
+        tenant = await s.get(Tenant, tenant_uuid)  # loaded by the call above: no query
+    await send_claimed(tenant, [(c.id, c.message) for c in claimed], db=db)
 
 
 @periodic("*/5 * * * *", name="savings.sweep_callbacks")

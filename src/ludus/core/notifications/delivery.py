@@ -18,13 +18,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, delete, or_, select, text, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.jobs.defer import JobSpec, defer_many
-from ludus.core.kit import clock
+from ludus.core.kit import clock, driver
 from ludus.core.kit.db import Database, get_database
 from ludus.core.notifications.config import get_notify_settings
 from ludus.core.notifications.models import (
@@ -148,15 +149,30 @@ def html_to_text(value: str) -> str:
 
 
 def outgoing(message: NotificationMessage) -> OutgoingMessage:
-    is_html = bool(message.data.get("html"))
+    return outgoing_of(
+        message.id, Channel(message.channel), message.recipient, message.subject, message.body,
+        message.data,
+    )  # fmt: skip
+
+
+def outgoing_of(
+    message_id: uuid.UUID,
+    channel: Channel,
+    recipient: str,
+    subject: str | None,
+    body: str,
+    data: dict[str, Any],
+) -> OutgoingMessage:
+    """What the provider gets for a stored message (its fields given one by one)."""
+    is_html = bool(data.get("html"))
     return OutgoingMessage(
-        channel=Channel(message.channel),
-        recipient=message.recipient,
-        subject=message.subject,
-        body=html_to_text(message.body) if is_html else message.body,
-        html=message.body if is_html else None,
-        reference=str(message.id),
-        data={k: v for k, v in (message.data.get("push_data") or {}).items()},
+        channel=Channel(channel),
+        recipient=recipient,
+        subject=subject,
+        body=html_to_text(body) if is_html else body,
+        html=body if is_html else None,
+        reference=str(message_id),
+        data={k: v for k, v in (data.get("push_data") or {}).items()},
     )
 
 
@@ -205,13 +221,13 @@ async def deliver(
     return Outcome.sent
 
 
-_SENT_MANY = text(
-    "UPDATE notification_messages AS m SET status = :sent, provider = u.provider,"
-    " provider_message_id = u.pid, sent_at = :now, status_updated_at = :now,"
+_SENT_MANY = (
+    "UPDATE notification_messages AS m SET status = %(sent)s, provider = u.provider,"
+    " provider_message_id = u.pid, sent_at = %(now)s, status_updated_at = %(now)s,"
     " next_attempt_at = NULL, error = NULL"
-    " FROM unnest(CAST(:ids AS uuid[]), CAST(:attempts AS integer[]),"
-    " CAST(:providers AS text[]), CAST(:pids AS text[])) AS u(id, attempts, provider, pid)"
-    " WHERE m.id = u.id AND m.status = :queued AND m.attempts = u.attempts"
+    " FROM unnest(%(ids)s::uuid[], %(attempts)s::integer[], %(providers)s::text[],"
+    " %(pids)s::text[]) AS u(id, attempts, provider, pid)"
+    " WHERE m.id = u.id AND m.status = %(queued)s AND m.attempts = u.attempts"
 )
 
 
@@ -239,6 +255,37 @@ async def deliver_many(
         )
         tenants = {t.id: t for t in found}
         work = [(m.id, m.attempts, tenants.get(m.tenant_id), outgoing(m)) for m in messages]
+    await _send_and_record(db, policy, now, work, outcomes)
+    return outcomes
+
+
+async def send_claimed(
+    tenant: Tenant | None,
+    claimed: Sequence[tuple[uuid.UUID, OutgoingMessage]],
+    *,
+    db: Database | None = None,
+    policy: RetryPolicy | None = None,
+) -> dict[uuid.UUID, Outcome]:
+    """Send messages written already leased for their first attempt (`bulk.notify_batches`),
+    with no transaction open, and record the outcomes as `deliver_many` does: one update
+    for the sent ones, a retry or failure for each of the others."""
+    db = db or get_database()
+    policy = policy or default_policy()
+    outcomes = {message_id: Outcome.not_due for message_id, _ in claimed}
+    work = [(message_id, 1, tenant, request) for message_id, request in claimed]
+    await _send_and_record(db, policy, clock.utcnow(), work, outcomes)
+    return outcomes
+
+
+async def _send_and_record(
+    db: Database,
+    policy: RetryPolicy,
+    now: datetime,
+    work: list[tuple[uuid.UUID, int, Tenant | None, OutgoingMessage]],
+    outcomes: dict[uuid.UUID, Outcome],
+) -> None:
+    if not work:
+        return
     gate = asyncio.Semaphore(SEND_CONCURRENCY)
 
     async def send(tenant: Tenant | None, request: OutgoingMessage) -> SendResult | Exception:
@@ -252,7 +299,8 @@ async def deliver_many(
     sent = [(w, r) for w, r in zip(work, results, strict=True) if isinstance(r, SendResult)]
     if sent:
         async with db.session(system=True) as session:
-            await session.execute(
+            await driver.execute(
+                session,
                 _SENT_MANY,
                 {
                     "ids": [w[0] for w, _ in sent],
@@ -275,7 +323,6 @@ async def deliver_many(
         outcomes[message_id] = await _record_failure(db, message_id, attempt, error, retry_at)
         if isinstance(exc, ProviderError) and exc.bad_recipient and request.channel == Channel.push:
             await _forget_device(db, message_id, request.recipient)
-    return outcomes
 
 
 async def _record_failure(

@@ -24,6 +24,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ludus.core.kit import driver
 from ludus.core.kit.errors import error_code
 from ludus.core.kit.money import Money
 from ludus.core.notifications.models import Channel, NotificationTemplate
@@ -108,19 +109,52 @@ async def find_templates(
     locales: list[str],
 ) -> dict[Channel, TemplateSource]:
     """`find_template` for several channels with one query; channels without one are left out."""
-    rows = await session.execute(
-        select(NotificationTemplate).where(
-            NotificationTemplate.key == key,
-            NotificationTemplate.channel.in_(channels),
-            NotificationTemplate.locale.in_(locales),
-            or_(
-                NotificationTemplate.tenant_id == tenant_id,
-                NotificationTemplate.tenant_id.is_(None),
-            ),
-        )
+    found = await find_templates_many(
+        session, tenant_id=tenant_id, keys=[key], channels=channels, chains=[locales]
     )
+    return found[(key, tuple(locales))]
+
+
+_TEMPLATES = (
+    "SELECT tenant_id, key, channel, locale, subject, body FROM notification_templates"
+    " WHERE key = ANY(%(keys)s) AND channel = ANY(%(channels)s) AND locale = ANY(%(locales)s)"
+    " AND (tenant_id = %(t)s OR tenant_id IS NULL)"
+)
+
+
+async def find_templates_many(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    keys: list[str],
+    channels: list[Channel],
+    chains: list[list[str]],
+) -> dict[tuple[str, tuple[str, ...]], dict[Channel, TemplateSource]]:
+    """`find_templates` for several keys and locale chains with one query, keyed by
+    (key, chain)."""
+    locales = sorted({loc for chain in chains for loc in chain})
+    rows = await driver.fetch(
+        session,
+        _TEMPLATES,
+        {"keys": keys, "channels": [c.name for c in channels], "locales": locales,
+         "t": tenant_id},
+    )  # fmt: skip
+    out: dict[tuple[str, tuple[str, ...]], dict[Channel, TemplateSource]] = {}
+    for key in keys:
+        mine = [r for r in rows if r.key == key]
+        for chain in chains:
+            out[(key, tuple(chain))] = _best(mine, tenant_id, key, channels, chain)
+    return out
+
+
+def _best(
+    rows: list[Any], tenant_id: uuid.UUID, key: str, channels: list[Channel], locales: list[str]
+) -> dict[Channel, TemplateSource]:
+    """Within the locale chain: the tenant's template, else the platform's, else code's."""
     best: dict[Channel, tuple[tuple[int, int], TemplateSource]] = {}
-    for row in rows.scalars():
+    for row in rows:
+        if row.locale not in locales:
+            continue
         channel = Channel(row.channel)
         source_rank = 0 if row.tenant_id == tenant_id else 1
         rank = (locales.index(row.locale), source_rank)
@@ -225,6 +259,12 @@ def branding(tenant: Tenant) -> dict[str, Any]:
     }
 
 
+def base_context(tenant: Tenant) -> dict[str, Any]:
+    """What every message of `tenant` renders with (computed once for many messages)."""
+    brand = branding(tenant)
+    return {"brand": brand, "brand_name": brand["name"], "coin_name": brand["coin_name"]}
+
+
 def render(
     source: TemplateSource,
     context: dict[str, Any],
@@ -238,15 +278,20 @@ def render(
 
     Amounts and dates are formatted for `locale` (the reader's), even when the text fell
     back to another language."""
-    brand = branding(tenant)
-    full = {
-        **context,
-        "brand": brand,
-        "brand_name": brand["name"],
-        "coin_name": brand["coin_name"],
-        "locale": locale or source.locale,
-        "timezone": timezone,
-    }
+    return render_with(source, context, base_context(tenant), timezone=timezone, locale=locale)
+
+
+def render_with(
+    source: TemplateSource,
+    context: dict[str, Any],
+    base: dict[str, Any],
+    *,
+    timezone: str = "UTC",
+    locale: str | None = None,
+) -> Rendered:
+    """`render` with the tenant's `base_context` computed beforehand; the template itself is
+    compiled once per source text (and cached)."""
+    full = {**context, **base, "locale": locale or source.locale, "timezone": timezone}
     html = source.channel == Channel.email
     try:
         subject = _compile(source.subject, False).render(full) if source.subject else None
