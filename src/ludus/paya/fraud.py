@@ -31,7 +31,7 @@ def findings_for_send(
     now: datetime,
 ) -> list[Finding]:
     """The rules' findings for a payment just made, from the facts read with its limits
-    (p2p.lock_and_read); rules whose flag is already open are not evaluated."""
+    (p2p.send); rules whose flag is already open are not evaluated."""
     activity = Activity(
         now=now,
         payment=payment,

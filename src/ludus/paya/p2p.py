@@ -1,16 +1,16 @@
-"""The SQL of a P2P send: two statements besides the ledger call, both indexed and bounded.
+"""The SQL of a P2P send: one call of `paya_send()` (a PL/pgSQL function, migration
+paya_0003) in steady state.
 
-1. `lock_and_read`: one call of `paya_send_facts()` (a PL/pgSQL function, migration
-   paya_0002). It locks the sender's profile (FOR UPDATE), reads the recipient's, and then,
-   in a statement of its own and so with a snapshot taken after the lock, reads what the
-   limits and the fraud rules need: the sender's last-24 h sends (at most as many rows as
-   the largest count limit: past that the send is refused anyway), both parties' open rule
-   flags, and the rows each fraud rule looks at, only for rules whose flag is not already
-   open (re-checking those cannot raise anything new). A plain SQL statement could not do
-   both: its snapshot is taken before it waits on the lock.
-2. `insert_payment`: the payment row, with the feed NOTIFY in the same statement.
-
-Both run on the session's Core connection: the ORM's per-statement work buys nothing here.
+The function locks the sender's profile (FOR UPDATE), reads the recipient's, and then, in
+statements of its own and so with snapshots taken after the lock, reads what the limits and
+the fraud rules need (the sender's last-24 h sends, at most as many rows as the largest
+count limit; both parties' open rule flags; and the rows each fraud rule looks at, only for
+rules whose flag is not already open), refuses a send over a limit, calls the ledger's
+`ledger_transfer_retryable` and inserts the payment, queueing the feed NOTIFY for a public
+one. A plain SQL statement could not do this: its snapshot is taken before it waits on the
+lock. The call is sent as driver SQL on the session's connection and transaction (the
+SQLAlchemy statement machinery buys nothing here); its outcome tells the service what to
+raise or do next.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import column, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ludus.core.kit import driver
 from ludus.paya.config import PayaConfig
 from ludus.paya.rules import (
     CIRCULAR,
@@ -34,23 +35,15 @@ from ludus.paya.rules import (
     PaymentFact,
 )
 
-
-@dataclass(frozen=True)
-class Party:
-    user_id: uuid.UUID
-    username: str
-    wallet_account_id: uuid.UUID
-    status: str
-    created_at: datetime
+OK, REPLAYED, LEDGER, LIMIT, FROZEN = "OK", "REPLAYED", "LEDGER", "LIMIT", "FROZEN"
+NO_PROFILE, NO_RECIPIENT, SELF, NO_INCOMING = "NO_PROFILE", "NO_RECIPIENT", "SELF", "NO_INCOMING"
+SENDER_RULES = (VELOCITY, CIRCULAR, LOAD_THEN_SEND, PRIVATE_ONLY)
 
 
 @dataclass(frozen=True)
 class SendFacts:
-    sends_hour: int  # the sender's sends in the last hour (up to the row bound)
-    sends_day: int
-    recipients_day: int  # distinct recipients in the last 24 h
-    paid_recipient_today: bool
-    sent_today: int  # tokens sent in the last 24 h
+    """What the fraud rules need about a send, read before its payment was inserted."""
+
     skip: frozenset[str]  # rules not to evaluate (flag already open, or cannot fire)
     recent: list[PaymentFact] = field(default_factory=list)  # excluding this payment
     loads: list[LoadFact] = field(default_factory=list)
@@ -58,9 +51,24 @@ class SendFacts:
     public_in_window: int = 0
 
 
+@dataclass(frozen=True)
+class SendResult:
+    outcome: str
+    detail: dict[str, Any]
+    tx_id: uuid.UUID | None
+    sender_id: uuid.UUID | None
+    sender_username: str | None
+    sender_wallet: uuid.UUID | None
+    sender_created_at: datetime | None
+    recipient_id: uuid.UUID | None
+    recipient_username: str | None
+    recipient_created_at: datetime | None
+    facts: SendFacts | None  # only when the limits were checked
+
+
 @dataclass
 class SentPayment:
-    """A payment as written by `insert_payment` (its columns; no ORM instance to build)."""
+    """A payment as written by `paya_send` (its columns; no ORM instance to build)."""
 
     id: uuid.UUID
     tenant_id: uuid.UUID
@@ -76,21 +84,14 @@ class SentPayment:
     created_at: datetime
 
 
-_FACT_COLUMNS = (
-    "s_user_id", "s_username", "s_wallet", "s_status", "s_created_at",
-    "r_user_id", "r_username", "r_wallet", "r_status", "r_created_at",
-    "sends_hour", "sends_day", "recipients_day", "paid_recipient_today", "sent_today",
-    "sender_rules", "recipient_rules", "velocity", "mule", "circular", "loads", "private",
-)  # fmt: skip
-# Declared columns (untyped: the driver's values are used as they come) let SQLAlchemy
-# keep the result description with the compiled statement instead of rebuilding it from
-# the cursor on every call.
-_SEND_FACTS = text(
-    f"SELECT {', '.join(_FACT_COLUMNS)} FROM paya_send_facts(:tenant, :sender, :key, :public,"
-    " :new_after, :day_ago, :hour_ago, :limit_rows, :mule_since, :mule_rows, :circular_since,"
-    " :load_since, :private_since)"
-).columns(*(column(c) for c in _FACT_COLUMNS))
-SENDER_RULES = (VELOCITY, CIRCULAR, LOAD_THEN_SEND, PRIVATE_ONLY)
+_SEND = (
+    "SELECT outcome, detail, tx_id, s_user_id, s_username, s_wallet, s_created_at, r_user_id,"
+    " r_username, r_created_at, sender_rules, recipient_rules, velocity, mule, circular, loads,"
+    " private FROM paya_send(%s::uuid, %s::uuid, %s, %s::bigint, %s, %s::boolean, %s::boolean,"
+    " %s::uuid, %s, %s, %s, %s::jsonb, %s::timestamptz, %s, %s, %s::boolean, %s::timestamptz,"
+    " %s::timestamptz, %s::timestamptz, %s::bigint, %s::bigint, %s::bigint, %s::bigint,"
+    " %s::bigint, %s::integer, %s::timestamptz, %s::timestamptz, %s::timestamptz, %s::integer)"
+)
 
 
 def _payments(rows: list[list[Any]] | None) -> list[tuple[str, PaymentFact]]:
@@ -101,90 +102,76 @@ def _payments(rows: list[list[Any]] | None) -> list[tuple[str, PaymentFact]]:
     ]  # fmt: skip
 
 
-async def lock_and_read(
-    conn: AsyncConnection,
-    tenant_id: uuid.UUID,
-    *,
-    sender_id: uuid.UUID,
-    recipient_key: str,
-    public: bool,
-    config: PayaConfig,
-    now: datetime,
-) -> tuple[Party | None, Party | None, SendFacts | None]:
-    """(sender, recipient, facts) in one round trip; the sender's profile row stays locked
-    until the transaction ends. Facts are None when the send is refused anyway (no such
-    recipient, a self-transfer, either side frozen)."""
-    limits, fraud, new = config.limits, config.fraud, config.new_account
-    params = {
-        "tenant": tenant_id,
-        "sender": sender_id,
-        "key": recipient_key,
-        "public": public,
-        "new_after": now - timedelta(days=new.cooling_period_days),
-        "day_ago": now - timedelta(days=1),
-        "hour_ago": now - timedelta(hours=1),
-        "limit_rows": max(limits.sends_per_day, limits.sends_per_hour),
-        "mule_since": now - timedelta(hours=24),
-        "mule_rows": fraud.mule_unique_senders_24h,
-        "circular_since": now - timedelta(hours=fraud.circular_window_hours),
-        "load_since": now - timedelta(minutes=fraud.load_then_send_minutes),
-        "private_since": now - timedelta(days=fraud.private_only_window_days),
-    }
-    row = (await conn.execute(_SEND_FACTS, params)).one_or_none()
-    if row is None:
-        return None, None, None
-    sender = Party(*row[:5])
-    recipient = Party(*row[5:10]) if row.r_user_id is not None else None
-    if row.sends_day is None:
-        return sender, recipient, None
+def _facts(row: Any, sender_id: uuid.UUID, new_recipient: bool, public: bool) -> SendFacts:
     skip = {r for r in SENDER_RULES if r in row.sender_rules}
     if MONEY_MULE in row.recipient_rules:
         skip.add(MONEY_MULE)
-    if recipient is None or now - recipient.created_at >= timedelta(days=new.cooling_period_days):
+    if not new_recipient:
         skip.add(LOAD_THEN_SEND)
     if row.private is None:
         skip.add(PRIVATE_ONLY)
     recent: dict[str, PaymentFact] = {}  # by payment id: the rule queries may overlap
     for rows in (row.velocity, row.mule, row.circular):
         recent.update(_payments(rows))
-    loads = [LoadFact(sender.user_id, r[0], datetime.fromisoformat(r[1])) for r in row.loads or ()]
+    loads = [LoadFact(sender_id, r[0], datetime.fromisoformat(r[1])) for r in row.loads or ()]
     sent, public_sent = row.private or (0, 0)
-    facts = SendFacts(
-        sends_hour=row.sends_hour,
-        sends_day=row.sends_day,
-        recipients_day=row.recipients_day,
-        paid_recipient_today=row.paid_recipient_today,
-        sent_today=row.sent_today,
+    return SendFacts(
         skip=frozenset(skip),
         recent=list(recent.values()),
         loads=loads,
         sent_in_window=sent,
         public_in_window=public_sent,
     )
-    return sender, recipient, facts
 
 
-_INSERT = (
-    "INSERT INTO paya_payments (id, tenant_id, sender_id, recipient_id, sender_username,"
-    " recipient_username, amount, memo, public, ledger_tx_id, idempotency_key, created_at)"
-    " VALUES (:id, :tenant_id, :sender_id, :recipient_id, :sender_username,"
-    " :recipient_username, :amount, :memo, :public, :ledger_tx_id, :idempotency_key,"
-    " :created_at)"
-)
-_INSERT_PRIVATE = text(_INSERT)
-# A data-modifying CTE: the NOTIFY is queued only for the row inserted, in the same
-# transaction, so it is delivered only if the payment commits.
-_INSERT_PUBLIC = text(
-    f"WITH p AS ({_INSERT} RETURNING id) SELECT pg_notify(:channel, :payload) FROM p"
-)
-
-
-async def insert_payment(
-    conn: AsyncConnection, values: dict[str, Any], notify: tuple[str, str] | None
-) -> None:
-    """Insert a payment (all columns in `values`); `notify` = (channel, payload) if public."""
-    if notify is None:
-        await conn.execute(_INSERT_PRIVATE, values)
-    else:
-        channel, payload = notify
-        await conn.execute(_INSERT_PUBLIC, {**values, "channel": channel, "payload": payload})
+async def send(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    *,
+    payment_id: uuid.UUID,
+    sender_id: uuid.UUID,
+    recipient_key: str,
+    amount: int,
+    memo: str,
+    public: bool,
+    hot: bool,
+    kind: str,
+    ledger_key: str,
+    idempotency_key: str | None,
+    channel: str,
+    config: PayaConfig,
+    now: datetime,
+) -> SendResult:
+    """One `paya_send` call; the sender's profile row stays locked until the transaction
+    ends. With outcome OK the payment (id `payment_id`, created `now`) has been written."""
+    limits, fraud, new = config.limits, config.fraud, config.new_account
+    new_after = now - timedelta(days=new.cooling_period_days)
+    params = (
+        tenant_id, sender_id, recipient_key, amount, memo, public, hot, payment_id, kind,
+        ledger_key, idempotency_key,
+        orjson.dumps({"to": recipient_key, "public": public}).decode(),
+        now, now.isoformat(), channel, config.feed_show_amounts,
+        new_after, now - timedelta(days=1), now - timedelta(hours=1),
+        limits.max_transfer, limits.sends_per_hour, limits.sends_per_day,
+        limits.unique_recipients_per_day, new.cooling_daily_send_limit,
+        fraud.mule_unique_senders_24h, now - timedelta(hours=24),
+        now - timedelta(hours=fraud.circular_window_hours),
+        now - timedelta(minutes=fraud.load_then_send_minutes), fraud.private_only_window_days,
+    )  # fmt: skip
+    (row,) = await driver.fetch(session, _SEND, params)
+    facts = None
+    if row.sender_rules is not None and row.outcome != LIMIT:
+        facts = _facts(row, row.s_user_id, row.r_created_at > new_after, public)
+    return SendResult(
+        outcome=row.outcome,
+        detail=row.detail or {},
+        tx_id=row.tx_id,
+        sender_id=row.s_user_id,
+        sender_username=row.s_username,
+        sender_wallet=row.s_wallet,
+        sender_created_at=row.s_created_at,
+        recipient_id=row.r_user_id,
+        recipient_username=row.r_username,
+        recipient_created_at=row.r_created_at,
+        facts=facts,
+    )

@@ -3,13 +3,15 @@
 A transfer locks the sender's profile row first, so the sender's limit checks and the
 debit are serialized (200 concurrent sends cannot overspend or slip past a limit); the
 ledger then locks both wallets in id order. The feed NOTIFY is sent in the same
-transaction, so it is delivered only if the transfer commits. The SQL is in p2p.py.
+transaction, so it is delivered only if the transfer commits. All of it is one SQL call
+(`paya_send`, see p2p.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 import uuid
-from collections.abc import Awaitable
 from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,15 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.auth.models import User
 from ludus.core.kit import clock
-from ludus.core.kit.errors import IdempotencyKeyReused, error_code
-from ludus.core.ledger import service as ledger
-from ludus.core.ledger.errors import AccountFrozen
-from ludus.core.ledger.models import LedgerTransaction
+from ludus.core.kit.errors import ConcurrentUpdate, IdempotencyKeyReused, error_code
+from ludus.core.ledger.errors import BY_CODE, AccountFrozen, InsufficientFunds, LedgerError
+from ludus.core.ledger.transfer import MAX_ATTEMPTS, check_key
 from ludus.paya import accounts, feed, fraud, p2p, usernames
 from ludus.paya import repository as repo
 from ludus.paya.config import PayaConfig
 from ludus.paya.models import Payment, Profile
-from ludus.paya.p2p import Party, SendFacts, SentPayment
+from ludus.paya.p2p import SentPayment
 from ludus.paya.rules import PaymentFact
 from ludus.paya.schemas import ProfileCreate, TransferCreate
 
@@ -100,29 +101,6 @@ def restrictions(profile: Profile, config: PayaConfig, now: datetime) -> dict[st
     }
 
 
-def check_limits(
-    config: PayaConfig, sender: Party, amount: int, facts: SendFacts, now: datetime
-) -> None:
-    """Refuse a transfer over any limit. Hours and days are rolling windows."""
-    limits = config.limits
-
-    def refuse(limit: str, value: int) -> None:
-        raise LimitExceeded(details={"limit": limit, "value": value})
-
-    if amount > limits.max_transfer:
-        refuse("max_transfer", limits.max_transfer)
-    if facts.sends_hour >= limits.sends_per_hour:
-        refuse("sends_per_hour", limits.sends_per_hour)
-    if facts.sends_day >= limits.sends_per_day:
-        refuse("sends_per_day", limits.sends_per_day)
-    if not facts.paid_recipient_today and facts.recipients_day >= limits.unique_recipients_per_day:
-        refuse("unique_recipients_per_day", limits.unique_recipients_per_day)
-    new = config.new_account
-    cooling = now < sender.created_at + timedelta(days=new.cooling_period_days)
-    if cooling and facts.sent_today + amount > new.cooling_daily_send_limit:
-        refuse("cooling_period_daily_send", new.cooling_daily_send_limit)
-
-
 async def send(
     session: AsyncSession,
     *,
@@ -131,80 +109,101 @@ async def send(
     data: TransferCreate,
     idempotency_key: str | None,
 ) -> SentPayment:
-    """Pay @username: 3 statements (lock and facts, ledger call, insert + NOTIFY) in steady
-    state; flags are written only when a rule fires for the first time. Payments to a hot
-    recipient are credited to its sharded incoming account (accounts.py)."""
+    """Pay @username: one `paya_send` call (lock, limits and fraud facts, ledger transfer,
+    payment insert and feed NOTIFY) in steady state; flags are written only when a rule
+    fires for the first time. Payments to a hot recipient are credited to its sharded
+    incoming account (accounts.py). Limits are rolling windows, checked by the call."""
     config = await accounts.rules(session, tenant_id)
     if len(data.memo) > config.limits.max_memo_length:
         raise MemoTooLong(details={"max_length": config.limits.max_memo_length})
     to_key = usernames.normalize(data.to)
-    conn = await session.connection()
-    sender, recipient, facts = await p2p.lock_and_read(
-        conn, tenant_id, sender_id=sender_user_id, recipient_key=to_key, public=data.public,
-        config=config, now=clock.utcnow(),
-    )  # fmt: skip
-    now = clock.utcnow()  # after the lock wait: the windows above reach back a little further
-    if sender is None:
-        raise ProfileRequired()
     key = idempotency_key or uuid.uuid4().hex
-    if sender.status == "frozen":
-        raise AccountFrozen(details={"username": sender.username, "side": "sender"})
-    if recipient is None:
-        raise RecipientNotFound(details={"to": data.to})
-    if recipient.user_id == sender.user_id:
-        raise SelfTransfer()
-    if recipient.status == "frozen" or facts is None:
-        raise AccountFrozen(details={"username": recipient.username, "side": "recipient"})
-    check_limits(config, sender, data.amount, facts, now)
-    to_account = recipient.wallet_account_id
-    if to_key in config.hot_recipients:
-        to_account = (
-            await accounts.incoming_account(session, tenant_id, recipient.user_id, create=True)
-            or to_account
-        )
-
-    def move() -> Awaitable[LedgerTransaction]:
-        return ledger.move(
-            session,
-            tenant_id=tenant_id,
-            idempotency_key=f"paya:p2p:{sender.user_id}:{key}",
-            kind=P2P_KIND,
-            from_account=sender.wallet_account_id,
-            to_account=to_account,
-            amount=data.amount,
-            metadata={"to": to_key, "public": data.public},
-        )
-
-    tx = await accounts.debit(session, tenant_id, sender.user_id, sender.wallet_account_id, move)
-    if tx.replayed:  # the same key already paid (a retry that got past the request layer)
-        earlier = await repo.payment_by_key(session, tenant_id, sender.user_id, key)
+    ledger_key = check_key(f"paya:p2p:{sender_user_id}:{key}", "idempotency_key", 255)
+    now = clock.utcnow()
+    payment_id = uuid.uuid4()
+    swept = False
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        result = await p2p.send(
+            session, tenant_id, payment_id=payment_id, sender_id=sender_user_id,
+            recipient_key=to_key, amount=data.amount, memo=data.memo, public=data.public,
+            hot=to_key in config.hot_recipients, kind=P2P_KIND, ledger_key=ledger_key,
+            idempotency_key=idempotency_key, channel=feed.CHANNEL, config=config, now=now,
+        )  # fmt: skip
+        outcome = result.outcome
+        if outcome == p2p.NO_INCOMING:  # a hot recipient's first payment: open its account
+            assert result.recipient_id is not None
+            await accounts.incoming_account(session, tenant_id, result.recipient_id, create=True)
+            continue
+        if outcome != p2p.LEDGER:
+            break
+        code = result.detail.get("code")
+        if code == "RETRY" and attempt < MAX_ATTEMPTS:  # deadlock: only the call was undone
+            await asyncio.sleep(random.uniform(0, 0.002 * attempt))
+            continue
+        if code == InsufficientFunds.code and not swept:
+            # the wallet alone is short: sweep the incoming account into it, try once more
+            assert result.sender_id is not None and result.sender_wallet is not None
+            swept = True
+            if await accounts.sweep_incoming(
+                session, tenant_id, result.sender_id, result.sender_wallet
+            ):
+                continue
+        break
+    _raise_refusal(result, data)
+    assert result.sender_id is not None and result.recipient_id is not None
+    assert result.tx_id is not None and result.facts is not None
+    assert result.sender_created_at is not None and result.recipient_created_at is not None
+    if outcome == p2p.REPLAYED:  # the same key already paid (a retry past the request layer)
+        earlier = await repo.payment_by_key(session, tenant_id, result.sender_id, key)
         if earlier is None or (earlier.memo, earlier.public) != (data.memo, data.public):
             raise IdempotencyKeyReused()
         return SentPayment(**{c: getattr(earlier, c) for c in PAYMENT_COLUMNS})
     payment = SentPayment(
-        id=uuid.uuid4(),
+        id=payment_id,
         tenant_id=tenant_id,
-        sender_id=sender.user_id,
-        recipient_id=recipient.user_id,
-        sender_username=sender.username,
-        recipient_username=recipient.username,
+        sender_id=result.sender_id,
+        recipient_id=result.recipient_id,
+        sender_username=str(result.sender_username),
+        recipient_username=str(result.recipient_username),
         amount=data.amount,
         memo=data.memo,
         public=data.public,
-        ledger_tx_id=tx.id,
+        ledger_tx_id=result.tx_id,
         idempotency_key=idempotency_key,
         created_at=now,
     )
-    notify = None
-    if data.public:
-        notify = (feed.CHANNEL, feed.payload(tenant_id, feed_item(payment, config)))
-    await p2p.insert_payment(conn, vars(payment), notify)
-    fact = PaymentFact(sender.user_id, recipient.user_id, data.amount, data.public, now)
-    created = {sender.user_id: sender.created_at, recipient.user_id: recipient.created_at}
-    findings = fraud.findings_for_send(config, facts, fact, created, now)
+    fact = PaymentFact(payment.sender_id, payment.recipient_id, data.amount, data.public, now)
+    created = {
+        payment.sender_id: result.sender_created_at,
+        payment.recipient_id: result.recipient_created_at,
+    }
+    findings = fraud.findings_for_send(config, result.facts, fact, created, now)
     if findings:
         await fraud.record(session, tenant_id, findings)
     return payment
+
+
+def _raise_refusal(result: p2p.SendResult, data: TransferCreate) -> None:
+    """The error for a send the call refused (it wrote nothing); returns for OK/REPLAYED."""
+    outcome, detail = result.outcome, result.detail
+    if outcome in (p2p.OK, p2p.REPLAYED):
+        return
+    if outcome == p2p.NO_PROFILE:
+        raise ProfileRequired()
+    if outcome == p2p.FROZEN:
+        raise AccountFrozen(details=detail)
+    if outcome == p2p.NO_RECIPIENT:
+        raise RecipientNotFound(details={"to": data.to})
+    if outcome == p2p.SELF:
+        raise SelfTransfer()
+    if outcome == p2p.LIMIT:
+        raise LimitExceeded(details=detail)
+    if outcome == p2p.LEDGER:
+        code = detail.get("code")
+        if code == "RETRY":
+            raise ConcurrentUpdate(details=detail.get("detail") or {})
+        raise BY_CODE.get(str(code), LedgerError)(details=detail.get("detail") or {})
+    raise AssertionError(f"unexpected paya_send outcome {outcome}")
 
 
 def feed_item(payment: Payment | SentPayment, config: PayaConfig) -> dict[str, Any]:
