@@ -6,10 +6,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ludus.core.kit import driver
 from ludus.engagement.challenges import scoring
 from ludus.engagement.challenges.models import Challenge
 from ludus.engagement.models import Badge, UserBadge
@@ -79,28 +81,55 @@ async def badge_ids(
 _user_badges: Table = UserBadge.__table__  # type: ignore[assignment]
 
 
+# Defines the badges the awards need (first use) and awards them, in one statement: the
+# definitions inserted here are not visible to the statement's own snapshot, hence the union
+# with what the insert returned.
+_AWARD_MANY = (
+    "WITH wanted AS (SELECT * FROM unnest(%(users)s::uuid[], %(codes)s::text[],"
+    "  %(sources)s::uuid[]) AS w(user_id, code, source)),"
+    f" defined AS (INSERT INTO {Badge.__tablename__} (id, tenant_id, product, code, name,"
+    "  description, rarity, criteria, repeatable, hidden, coin_reward, xp_reward, active)"
+    "  SELECT gen_random_uuid(), %(t)s, 'savings', d.code, d.name, d.description, d.rarity,"
+    "  d.criteria, false, false, 0, 0, true"
+    "  FROM unnest(%(def_codes)s::text[], %(names)s::text[], %(descriptions)s::text[],"
+    "  %(rarities)s::text[], %(criteria)s::jsonb[])"
+    "  AS d(code, name, description, rarity, criteria)"
+    "  ON CONFLICT DO NOTHING RETURNING id, code),"
+    " badges AS (SELECT id, code FROM defined UNION ALL"
+    f"  SELECT id, code FROM {Badge.__tablename__}"
+    "  WHERE tenant_id = %(t)s AND code = ANY(%(def_codes)s::text[]))"
+    f" INSERT INTO {UserBadge.__tablename__} (id, tenant_id, user_id, badge_id, seq,"
+    "  source_event_id)"
+    " SELECT gen_random_uuid(), %(t)s, w.user_id, b.id, 1, w.source"
+    " FROM wanted AS w JOIN badges AS b ON b.code = w.code"
+    " ON CONFLICT DO NOTHING"
+)
+
+
 async def award_many(
     session: AsyncSession,
     tenant_id: uuid.UUID,
     awards: list[tuple[uuid.UUID, str, uuid.UUID | None]],
 ) -> None:
-    """(user id, badge code, source) each awarded once; repeats are ignored."""
+    """(user id, badge code, source) each awarded once; repeats are ignored. One statement,
+    badge definitions included."""
     if not awards:
         return
-    ids = await badge_ids(session, tenant_id, {code for _, code, _ in awards})
-    await session.execute(
-        insert(_user_badges).on_conflict_do_nothing(),
-        [
-            {
-                "id": uuid.uuid4(),
-                "tenant_id": tenant_id,
-                "user_id": user_id,
-                "badge_id": ids[code],
-                "seq": 1,
-                "source_event_id": source,
-            }
-            for user_id, code, source in awards
-        ],
+    codes = sorted({code for _, code, _ in awards})
+    await driver.execute(
+        session,
+        _AWARD_MANY,
+        {
+            "t": tenant_id,
+            "users": [user for user, _, _ in awards],
+            "codes": [code for _, code, _ in awards],
+            "sources": [source for _, _, source in awards],
+            "def_codes": codes,
+            "names": [BADGES[c][0] for c in codes],
+            "descriptions": [BADGES[c][1] for c in codes],
+            "rarities": [BADGES[c][2] for c in codes],
+            "criteria": [orjson.dumps(BADGES[c][3]).decode() for c in codes],
+        },
     )
 
 

@@ -12,14 +12,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
-from sqlalchemy import Table, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ludus.core.kit import clock
+from ludus.core.kit import clock, driver
 from ludus.core.ledger.errors import BY_CODE, LedgerError
 from ludus.core.ledger.transfer import check_entries, digest
 from ludus.core.tenancy.models import Tenant
@@ -63,7 +62,7 @@ def reference_key(reference: str | None) -> str:
     return "".join((reference or "").split()).upper()
 
 
-def _parse(cb: MpesaCallback) -> Payment | StkCallback | None:
+def _parse(cb: Stored) -> Payment | StkCallback | None:
     payload = orjson.loads(cb.raw_body)
     if cb.kind == CallbackKind.c2b_confirmation:
         c2b = parse_c2b(payload)
@@ -114,34 +113,40 @@ async def _stk_payments(
     return out
 
 
+@dataclass(frozen=True)
+class Payer:
+    """What a deposit needs of its member (read straight from the driver)."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    account_ref: str
+    phone: str
+    status: str
+    savings_account_id: uuid.UUID | None
+
+
+_MEMBERS = (
+    "SELECT id, user_id, account_ref, phone, status, savings_account_id"
+    f" FROM {Member.__tablename__} WHERE tenant_id = %(t)s"
+    " AND (account_ref = ANY(%(refs)s) OR phone = ANY(%(phones)s) OR id = ANY(%(ids)s))"
+)
+
+
 async def _members(
     session: AsyncSession, tenant_id: uuid.UUID, payments: list[Payment]
-) -> list[Member | None]:
+) -> list[Payer | None]:
     """Each payment's member in one query: STK initiator, else account reference, else the
     reference read as a phone number (C2B) or the paying phone (STK without initiation)."""
     refs = {reference_key(p.bill_ref) for p in payments if p.source == "c2b"} - {""}
     phones = {normalize_phone(r) for r in refs} | {p.phone for p in payments}
     ids = {p.member_id for p in payments if p.member_id is not None}
-    found = (
-        (
-            await session.execute(
-                select(Member).where(
-                    Member.tenant_id == tenant_id,
-                    or_(
-                        Member.account_ref.in_(refs),
-                        Member.phone.in_({p for p in phones if p}),
-                        Member.id.in_(ids),
-                    ),
-                )
-            )
-        )
-        .scalars()
-        .all()
-    )
+    params = {"t": tenant_id, "refs": list(refs), "phones": [p for p in phones if p],
+              "ids": list(ids)}  # fmt: skip
+    found = [Payer(*row) for row in await driver.fetch(session, _MEMBERS, params)]
     by_ref = {m.account_ref: m for m in found}
     by_phone = {m.phone: m for m in found}
     by_id = {m.id: m for m in found}
-    out: list[Member | None] = []
+    out: list[Payer | None] = []
     for p in payments:
         if p.member_id is not None:
             member = by_id.get(p.member_id)
@@ -151,12 +156,22 @@ async def _members(
         else:
             member = by_phone.get(p.phone or "")
         # A deactivated member's money waits in suspense for an admin to decide.
-        out.append(member if member is not None and member.status == MemberStatus.active else None)
+        active = member is not None and member.status == MemberStatus.active.name
+        out.append(member if active else None)
     return out
 
 
+class Stored(Protocol):
+    """A stored callback as the drain claims it (an `MpesaCallback` row will do)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def raw_body(self) -> bytes: ...
+
+
 async def record(
-    session: AsyncSession, org: SavingsOrg, tenant: Tenant, callbacks: Sequence[MpesaCallback]
+    session: AsyncSession, org: SavingsOrg, tenant: Tenant, callbacks: Sequence[Stored]
 ) -> live.Outcome:
     """Process claimed callbacks (the caller marks them processed and commits)."""
     parsed = [_parse(cb) for cb in callbacks]
@@ -174,8 +189,8 @@ async def record(
         return live.Outcome()
     members = await _members(session, org.tenant_id, payments)
     rows = [_deposit_row(org.tenant_id, p, m) for p, m in zip(payments, members, strict=True)]
-    inserted = await session.execute(_INSERT_DEPOSITS, rows)
-    new = set(inserted.scalars().all())
+    columns = {c: [row[c] for row in rows] for c in _DEPOSIT_COLUMNS}
+    new = {r[0] for r in await driver.fetch(session, _INSERT_DEPOSITS, columns)}
     fresh = [
         (row, payment, member)
         for row, payment, member in zip(rows, payments, members, strict=True)
@@ -201,7 +216,7 @@ async def record(
     return await live.apply(session, tenant, credits)
 
 
-def _deposit_row(tenant_id: uuid.UUID, p: Payment, member: Member | None) -> dict[str, Any]:
+def _deposit_row(tenant_id: uuid.UUID, p: Payment, member: Payer | None) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
         "tenant_id": tenant_id,
@@ -209,7 +224,7 @@ def _deposit_row(tenant_id: uuid.UUID, p: Payment, member: Member | None) -> dic
         "member_id": member.id if member else None,
         "amount": p.amount,
         "source": p.source,
-        "status": DepositStatus.verified if member else DepositStatus.suspense,
+        "status": (DepositStatus.verified if member else DepositStatus.suspense).name,
         "msisdn": p.msisdn,
         "bill_ref": p.bill_ref,
         "checkout_request_id": p.checkout_request_id,
@@ -217,25 +232,29 @@ def _deposit_row(tenant_id: uuid.UUID, p: Payment, member: Member | None) -> dic
     }
 
 
-_deposits: Table = Deposit.__table__  # type: ignore[assignment]
-# Executed with a list of rows: compiled once, sent as multi-row inserts.
+_DEPOSIT_COLUMNS = {
+    "id": "uuid", "tenant_id": "uuid", "receipt": "text", "member_id": "uuid",
+    "amount": "bigint", "source": "text", "status": "text", "msisdn": "text",
+    "bill_ref": "text", "checkout_request_id": "text", "transacted_at": "timestamptz",
+}  # fmt: skip
+# One statement for the batch's deposits; the unique receipt is the exactly-once gate.
 _INSERT_DEPOSITS = (
-    insert(_deposits)
-    .on_conflict_do_nothing(constraint="uq_savings_deposits_tenant_id_receipt")
-    .returning(_deposits.c.id)
+    f"INSERT INTO {Deposit.__tablename__} ({', '.join(_DEPOSIT_COLUMNS)})"
+    f" SELECT * FROM unnest({', '.join(f'%({c})s::{t}[]' for c, t in _DEPOSIT_COLUMNS.items())})"
+    " ON CONFLICT ON CONSTRAINT uq_savings_deposits_tenant_id_receipt DO NOTHING RETURNING id"
 )
 
 # One round trip for the batch: `ledger_transfer` (the ledger's single write path, which
 # checks and balances every transaction) once per deposit, each with its own idempotency
 # key and the request hash `ledger.move` would send, so a replay through either matches;
 # the same statement stores each deposit's transaction id.
-_POST_MANY = text(
+_POST_MANY = (
     "WITH posted AS MATERIALIZED (SELECT d.n, d.deposit, t.err, t.detail, t.tx_id"
-    " FROM unnest(CAST(:deposits AS uuid[]), CAST(:keys AS text[]), CAST(:kinds AS text[]),"
-    " CAST(:metas AS jsonb[]), CAST(:hashes AS text[]), CAST(:sources AS uuid[]),"
-    " CAST(:targets AS uuid[]), CAST(:amounts AS bigint[])) WITH ORDINALITY"
+    " FROM unnest(%(deposits)s::uuid[], %(keys)s::text[], %(kinds)s::text[],"
+    " %(metas)s::jsonb[], %(hashes)s::text[], %(sources)s::uuid[],"
+    " %(targets)s::uuid[], %(amounts)s::bigint[]) WITH ORDINALITY"
     " AS d(deposit, key, kind, meta, hash, src, dst, amount, n)"
-    " CROSS JOIN LATERAL ledger_transfer(CAST(:tenant AS uuid), d.key, d.kind, d.meta, d.hash,"
+    " CROSS JOIN LATERAL ledger_transfer(%(tenant)s::uuid, d.key, d.kind, d.meta, d.hash,"
     " ARRAY[d.src, d.dst], ARRAY[-d.amount, d.amount]) AS t),"
     f" stored AS (UPDATE {Deposit.__tablename__} AS s SET ledger_tx_id = p.tx_id,"
     " updated_at = now() FROM posted AS p WHERE s.id = p.deposit AND p.tx_id IS NOT NULL)"
@@ -246,7 +265,7 @@ _POST_MANY = text(
 async def _post(
     session: AsyncSession,
     org: SavingsOrg,
-    payments: list[tuple[uuid.UUID, Payment, Member | None]],
+    payments: list[tuple[uuid.UUID, Payment, Payer | None]],
 ) -> list[uuid.UUID]:
     """Clearing → member savings (or suspense): one ledger transaction per receipt, its id
     stored on the deposit."""
@@ -272,7 +291,7 @@ async def _post(
         params["sources"].append(org.clearing_account_id)
         params["targets"].append(target)
         params["amounts"].append(payment.amount)
-    rows = (await session.execute(_POST_MANY, {"tenant": org.tenant_id, **params})).all()
+    rows = await driver.fetch(session, _POST_MANY, {"tenant": org.tenant_id, **params})
     for row in rows:
         if row.err is not None:
             raise BY_CODE.get(row.err, LedgerError)(details=row.detail or {})

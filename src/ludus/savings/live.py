@@ -12,13 +12,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Table, and_, func, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from ludus.core.kit import driver
 from ludus.core.tenancy.models import Tenant
 from ludus.engagement.challenges import scoring
 from ludus.engagement.challenges.models import Challenge, Contribution, Participant
@@ -29,11 +29,20 @@ from ludus.savings.models import Deposit, Member
 TOP = 3  # moving into the top three is worth a message
 
 
+class Payer(Protocol):
+    """The member a deposit credits (a `Member` row will do)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def user_id(self) -> uuid.UUID: ...
+
+
 @dataclass(frozen=True)
 class Credit:
     """A deposit that landed in a member's savings account."""
 
-    member: Member
+    member: Payer
     deposit_id: uuid.UUID
     amount: int
     at: datetime
@@ -105,8 +114,9 @@ async def _rescore(
     by_user: dict[uuid.UUID, list[Credit]],
     out: Outcome,
 ) -> None:
-    new = await session.execute(_INSERT_CONTRIBUTIONS, entered)
-    pairs = {(challenge_id, user_id) for challenge_id, user_id in new.all()}
+    columns = {c: [row[c] for row in entered] for c in _CONTRIBUTION_COLUMNS}
+    new = await driver.fetch(session, _INSERT_CONTRIBUTIONS, columns)
+    pairs = {(challenge_id, user_id) for challenge_id, user_id in new}
     if not pairs:
         return
     entries: dict[tuple[uuid.UUID, uuid.UUID], list[scoring.Entry]] = defaultdict(list)
@@ -114,23 +124,17 @@ async def _rescore(
     # deposit id), so they are found through the deposits' member index and the
     # contributions' (challenge, event) key: the cost follows these members' history, not
     # the whole challenge's.
-    rows = await session.execute(
-        select(
-            Contribution.challenge_id,
-            Contribution.user_id,
-            Contribution.occurred_at,
-            Contribution.amount,
-        )
-        .join(Deposit, Deposit.id == Contribution.event_id)
-        .where(
-            Deposit.tenant_id == tenant.id,
-            Deposit.member_id.in_({credits[0].member.id for credits in by_user.values()}),
-            Contribution.challenge_id.in_({challenge_id for challenge_id, _ in pairs}),
-        )
-    )
-    for challenge_id, user_id, at, amount in rows.all():
-        if (challenge_id, user_id) in pairs:
-            entries[(challenge_id, user_id)].append(scoring.Entry(at, amount))
+    params = {
+        "t": tenant.id,
+        "m": list({credits[0].member.id for credits in by_user.values()}),
+        "c": list({challenge_id for challenge_id, _ in pairs}),
+    }
+    for challenge_id, user_id, at, amount in await driver.fetch(
+        session, _PARTICIPANT_ENTRIES, params
+    ):
+        if (challenge_id, user_id) not in pairs:
+            continue
+        entries[(challenge_id, user_id)].append(scoring.Entry(at, amount))
     targets = [(p, c) for p, c in loaded if (c.id, p.user_id) in pairs]
     member_of = {user: credits[0].member for user, credits in by_user.items()}
     referrals = await _referrals(session, [c for _, c in targets], member_of)
@@ -158,7 +162,7 @@ async def _rescore(
             ("reached_at", result.reached_at),
         ):
             set_committed_value(participant, attr, value)
-    await session.execute(_STORE_SCORES, scores)
+    await driver.execute(session, _STORE_SCORES, scores)
     names = {c.id: c.name for _, c in targets}
     for challenge_id, user_id, before, now_rank, score in await _refresh_ranks(
         session, list(names)
@@ -174,7 +178,7 @@ async def _rescore(
 
 
 async def _referrals(
-    session: AsyncSession, challenges: list[Challenge], member_of: dict[uuid.UUID, Member]
+    session: AsyncSession, challenges: list[Challenge], member_of: dict[uuid.UUID, Payer]
 ) -> dict[tuple[uuid.UUID, uuid.UUID], int]:
     """(challenge id, referrer member id) -> referred members who joined that challenge."""
     with_bonus = {c.id for c in challenges if int(c.scoring.get("referral_bonus", 0))}
@@ -195,45 +199,60 @@ async def _referrals(
     return {(c, m): int(n) for c, m, n in rows.all() if m is not None}
 
 
-_contributions: Table = Contribution.__table__  # type: ignore[assignment]
-# Executed with a list of rows: compiled once, sent as multi-row inserts.
+_CONTRIBUTION_COLUMNS = {
+    "tenant_id": "uuid", "challenge_id": "uuid", "user_id": "uuid", "event_id": "uuid",
+    "amount": "bigint", "occurred_at": "timestamptz",
+}  # fmt: skip
+# One statement for the batch; the (challenge, event) key makes a deposit count once.
 _INSERT_CONTRIBUTIONS = (
-    insert(_contributions)
-    .on_conflict_do_nothing()
-    .returning(_contributions.c.challenge_id, _contributions.c.user_id)
+    f"INSERT INTO {Contribution.__tablename__} ({', '.join(_CONTRIBUTION_COLUMNS)})"
+    " SELECT * FROM unnest("
+    + ", ".join(f"%({c})s::{t}[]" for c, t in _CONTRIBUTION_COLUMNS.items())
+    + ") ON CONFLICT DO NOTHING RETURNING challenge_id, user_id"
+)
+_PARTICIPANT_ENTRIES = (
+    "SELECT c.challenge_id, c.user_id, c.occurred_at, c.amount"
+    f" FROM {Deposit.__tablename__} AS d JOIN {Contribution.__tablename__} AS c"
+    " ON c.event_id = d.id"
+    " WHERE d.tenant_id = %(t)s AND d.member_id = ANY(%(m)s::uuid[])"
+    " AND c.challenge_id = ANY(%(c)s::uuid[])"
 )
 # Every rescored participant in one statement (the rows are locked by `apply`'s read).
-_STORE_SCORES = text(
+_STORE_SCORES = (
     f"UPDATE {Participant.__tablename__} AS p SET score = u.score, total = u.total,"
     " completed = u.done, reached_at = u.at"
-    " FROM unnest(CAST(:ids AS uuid[]), CAST(:score AS bigint[]), CAST(:total AS bigint[]),"
-    " CAST(:done AS boolean[]), CAST(:at AS timestamptz[])) AS u(id, score, total, done, at)"
+    " FROM unnest(%(ids)s::uuid[], %(score)s::bigint[], %(total)s::bigint[],"
+    " %(done)s::boolean[], %(at)s::timestamptz[]) AS u(id, score, total, done, at)"
     " WHERE p.id = u.id"
 )
 
 # Leaderboard order: score desc, reached first, user id (as the leaderboard endpoint).
-_RANKS = text(
-    f"""
+_RANKS = f"""
     WITH ranked AS (
         SELECT id, rank AS before, row_number() OVER (
             PARTITION BY challenge_id ORDER BY score DESC, reached_at ASC, user_id ASC) AS pos
         FROM {Participant.__tablename__}
-        WHERE challenge_id = ANY(CAST(:ids AS uuid[])) AND left_at IS NULL
+        WHERE challenge_id = ANY(%(ids)s::uuid[]) AND left_at IS NULL
     )
     UPDATE {Participant.__tablename__} AS p SET rank = ranked.pos
     FROM ranked
     WHERE p.id = ranked.id AND p.rank IS DISTINCT FROM ranked.pos
     RETURNING p.challenge_id, p.user_id, ranked.before, ranked.pos, p.score
     """
-)
 
 
 async def _refresh_ranks(
     session: AsyncSession, challenge_ids: list[uuid.UUID]
 ) -> list[tuple[uuid.UUID, uuid.UUID, int | None, int, int]]:
     """Store every participant's live rank in these challenges; returns the changed ones."""
-    rows = await session.execute(_RANKS, {"ids": challenge_ids})
+    rows = await driver.fetch(session, _RANKS, {"ids": challenge_ids})
     return [(r.challenge_id, r.user_id, r.before, r.pos, r.score) for r in rows]
+
+
+_TOTALS = (
+    f"SELECT member_id, count(*), coalesce(sum(amount), 0) FROM {Deposit.__tablename__}"
+    " WHERE tenant_id = %(t)s AND member_id = ANY(%(m)s::uuid[]) GROUP BY member_id"
+)
 
 
 async def _badges_and_totals(
@@ -243,13 +262,9 @@ async def _badges_and_totals(
     out: Outcome,
 ) -> None:
     members = {credits[0].member.id: credits for credits in by_user.values()}
-    rows = await session.execute(
-        select(Deposit.member_id, func.count(), func.coalesce(func.sum(Deposit.amount), 0))
-        .where(Deposit.tenant_id == tenant_id, Deposit.member_id.in_(list(members)))
-        .group_by(Deposit.member_id)
-    )
+    rows = await driver.fetch(session, _TOTALS, {"t": tenant_id, "m": list(members)})
     awards: list[tuple[uuid.UUID, str, uuid.UUID | None]] = []
-    for member_id, count, total in rows.all():
+    for member_id, count, total in rows:
         assert member_id is not None
         credits = members[member_id]
         user_id = credits[0].member.user_id

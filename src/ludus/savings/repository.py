@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ludus.core.kit import driver
 from ludus.core.kit.repository import one_in_tenant
 from ludus.savings.models import (
     CallbackStatus,
@@ -100,29 +102,26 @@ async def claim_pending_callbacks(
     return rows.scalars().all()
 
 
+_CLAIM = (
+    f"UPDATE {MpesaCallback.__tablename__} SET status = %(processed)s, error = NULL,"
+    " processed_at = now()"
+    f" WHERE id IN (SELECT id FROM {MpesaCallback.__tablename__}"
+    "  WHERE tenant_id = %(t)s AND status = %(received)s ORDER BY received_at, id"
+    "  LIMIT %(n)s FOR UPDATE SKIP LOCKED)"
+    " RETURNING id, kind, raw_body, received_at"
+)
+
+
 async def claim_and_mark_processed(
     session: AsyncSession, tenant_id: uuid.UUID, limit: int
-) -> list[MpesaCallback]:
+) -> list[Any]:
     """`claim_pending_callbacks` and mark them processed, in one statement: the caller
-    processes them in the same transaction, so a rollback returns them to pending."""
-    oldest = (
-        select(MpesaCallback.id)
-        .where(
-            MpesaCallback.tenant_id == tenant_id,
-            MpesaCallback.status == CallbackStatus.received,
-        )
-        .order_by(MpesaCallback.received_at, MpesaCallback.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    rows = await session.execute(
-        update(MpesaCallback)
-        .where(MpesaCallback.id.in_(oldest.scalar_subquery()))
-        .values(status=CallbackStatus.processed, error=None, processed_at=func.now())
-        .returning(MpesaCallback)
-        .execution_options(synchronize_session=False)
-    )
-    return sorted(rows.scalars().all(), key=lambda cb: (cb.received_at, cb.id))
+    processes them in the same transaction, so a rollback returns them to pending. Rows
+    have `id`, `kind`, `raw_body` and `received_at`, oldest first."""
+    params = {"t": tenant_id, "n": limit, "processed": CallbackStatus.processed.name,
+              "received": CallbackStatus.received.name}  # fmt: skip
+    rows = await driver.fetch(session, _CLAIM, params)
+    return sorted(rows, key=lambda cb: (cb.received_at, cb.id))
 
 
 async def insert_deposit(session: AsyncSession, values: dict[str, object]) -> uuid.UUID | None:
