@@ -19,11 +19,10 @@ import uuid
 from functools import lru_cache
 
 import orjson
-from sqlalchemy import String, Table, Uuid, bindparam, cast, func, literal, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ludus.core.kit import crypto
+from ludus.core.kit import crypto, driver
 from ludus.core.kit.db import set_tenant
 from ludus.core.kit.errors import error_code
 from ludus.core.tenancy.models import Tenant
@@ -83,37 +82,20 @@ async def _tenant_id(session: AsyncSession, slug: str) -> uuid.UUID | None:
 
 
 _orgs: Table = SavingsOrg.__table__  # type: ignore[assignment]
-# Built once: this path runs for every callback of a burst.
-_ORG = select(
-    _orgs.c.callback_token_enc,
-    _orgs.c.callback_allowed_ips,
-    func.pg_advisory_xact_lock_shared(
-        func.hashtext(literal("savings-drain:") + cast(bindparam("t", type_=Uuid), String))
-    ),
-).where(_orgs.c.tenant_id == bindparam("t", type_=Uuid))
+# Driver-level SQL: this path runs for every callback of a burst.
+_ORG = (
+    f"SELECT callback_token_enc, callback_allowed_ips,"
+    " pg_advisory_xact_lock_shared(hashtext('savings-drain:' || %(t)s::text))"
+    f" FROM {SavingsOrg.__tablename__} WHERE tenant_id = %(t)s"
+)
 _STORE = (
-    insert(_callbacks)
-    .values(
-        {
-            **{
-                name: bindparam(name, type_=_callbacks.c[name].type)
-                for name in ("id", "tenant_id", "kind", "dedup_key", "raw_body", "source_ip")
-            },
-            "deliveries": 1,
-            "status": CallbackStatus.received,
-        }
-    )
-    .on_conflict_do_update(
-        constraint="uq_savings_mpesa_callbacks_tenant_id_kind_dedup_key",
-        set_={"deliveries": _callbacks.c.deliveries + 1},
-    )
-    .returning(
-        _callbacks.c.id,
-        _callbacks.c.deliveries,
-        select(_orgs.c.drain_scheduled)
-        .where(_orgs.c.tenant_id == bindparam("tenant_id", type_=Uuid))
-        .scalar_subquery(),
-    )
+    f"INSERT INTO {MpesaCallback.__tablename__} (id, tenant_id, kind, dedup_key, raw_body,"
+    " source_ip, deliveries, status)"
+    " VALUES (%(id)s, %(t)s, %(kind)s, %(key)s, %(raw)s, %(ip)s, 1, %(received)s)"
+    " ON CONFLICT ON CONSTRAINT uq_savings_mpesa_callbacks_tenant_id_kind_dedup_key"
+    f" DO UPDATE SET deliveries = {MpesaCallback.__tablename__}.deliveries + 1"
+    " RETURNING id, deliveries,"
+    f" (SELECT drain_scheduled FROM {SavingsOrg.__tablename__} WHERE tenant_id = %(t)s)"
 )
 
 
@@ -125,16 +107,16 @@ async def receive(
     if tenant_id is None:
         raise CallbackForbidden("Unknown callback token.")
     await set_tenant(session, tenant_id)
-    conn = await session.connection()
-    org = (await conn.execute(_ORG, {"t": tenant_id})).one_or_none()
+    found = await driver.fetch(session, _ORG, {"t": tenant_id})
+    org = found[0] if found else None
     if org is None or not org[0] or not crypto.constant_time_equal(token, _opened(org[0])):
         raise CallbackForbidden("Unknown callback token.")
     if not source_allowed(org[1], ip):
         raise CallbackForbidden(details={"ip": ip})
     key = dedup_key(kind, raw)  # malformed bodies are refused before anything is stored
-    params = {"id": uuid.uuid4(), "tenant_id": tenant_id, "kind": kind, "dedup_key": key,
-              "raw_body": raw, "source_ip": ip}  # fmt: skip
-    row = (await conn.execute(_STORE, params)).one()
+    params = {"id": uuid.uuid4(), "t": tenant_id, "kind": kind.name, "key": key,
+              "raw": raw, "ip": ip, "received": CallbackStatus.received.name}  # fmt: skip
+    (row,) = await driver.fetch(session, _STORE, params)
     if row[1] == 1 and kind != CallbackKind.c2b_validation and not row[2]:
         await schedule_drain(session, tenant_id)
     return uuid.UUID(str(row[0]))
