@@ -58,8 +58,8 @@ OptionalTenant = Annotated[Tenant | None, Depends(optional_tenant)]
 
 
 @router.get("/me", response_model=Envelope[MeOut])
-async def me(principal: CurrentPrincipal, session: DbSession) -> Envelope[MeOut]:
-    user = await repository.get_user(session, principal.require_user())
+async def me(principal: CurrentPrincipal) -> Envelope[MeOut]:
+    user = await repository.read_profile(principal.tenant_id, principal.require_user())
     if user is None:
         raise NotFound("User not found.")
     return ok(

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,7 @@ from ludus.core.auth.models import (
     TrustedDevice,
     User,
 )
+from ludus.core.kit import driver
 from ludus.core.kit.db import get_database
 from ludus.core.kit.repository import one_in_tenant
 
@@ -40,6 +42,18 @@ async def independent_session(tenant_id: uuid.UUID | None) -> AsyncIterator[Asyn
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     return await session.get(User, user_id)
+
+
+_PROFILE = (
+    "SELECT id, email, phone, display_name, birthdate, locale, timezone, status, mfa_enabled"
+    " FROM users WHERE id = %s"
+)
+
+
+async def read_profile(tenant_id: uuid.UUID | None, user_id: uuid.UUID) -> Any | None:
+    """The user's profile columns (what `GET /me` shows), in one round trip."""
+    rows = await driver.read_scoped(tenant_id, _PROFILE, (user_id,), system=tenant_id is None)
+    return rows[0] if rows else None
 
 
 async def get_membership(

@@ -332,7 +332,8 @@ def _claiming_session(
 
 async def _finish(state: dict[str, Any], *, commit: bool) -> None:
     session: AsyncSession | None = state.get(SESSION_STATE_KEY)
-    if session is None:
+    if session is None or not session.in_transaction():
+        # Nothing began (an `add` begins one too): committing would build an empty one.
         return
     if not commit:
         await session.rollback()

@@ -5,10 +5,16 @@ driver needs; the MoneyLife game lock and write and the ledger's transfer call u
 instead. Statements are plain SQL text with psycopg parameters (`%(name)s` or `%s`), run on
 the session's connection after SQLAlchemy began its transaction (so the tenant context and
 RLS apply). Errors are re-raised as SQLAlchemy's, which the HTTP layer maps to stable codes.
+
+`read_scoped` is for hot reads that need no transaction of their own: the tenant context
+and the query travel as one simple query, which PostgreSQL runs as one implicit
+transaction (so the context's `set_config(..., true)` holds for the query and ends with
+it). One round trip instead of BEGIN, the query and COMMIT.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,6 +22,8 @@ import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from ludus.core.kit.db import context_sql, get_database
 
 
 async def _connection(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
@@ -28,6 +36,10 @@ async def _connection(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
 Params = Mapping[str, Any] | Sequence[Any]
 
 
+def _wrapped(sql: str, params: Params, err: psycopg.Error) -> Exception:
+    return DBAPIError.instance(sql, params, err, psycopg.Error, hide_parameters=True)
+
+
 async def fetch(session: AsyncSession, sql: str, params: Params) -> list[Any]:
     """All rows as named tuples (attribute access, like SQLAlchemy rows)."""
     conn = await _connection(session)
@@ -36,7 +48,7 @@ async def fetch(session: AsyncSession, sql: str, params: Params) -> list[Any]:
             await cur.execute(sql, params)
             return await cur.fetchall()
     except psycopg.Error as err:
-        raise DBAPIError.instance(sql, params, err, psycopg.Error, hide_parameters=True) from err
+        raise _wrapped(sql, params, err) from err
 
 
 async def execute(session: AsyncSession, sql: str, params: Params) -> None:
@@ -45,4 +57,27 @@ async def execute(session: AsyncSession, sql: str, params: Params) -> None:
         async with conn.cursor() as cur:
             await cur.execute(sql, params)
     except psycopg.Error as err:
-        raise DBAPIError.instance(sql, params, err, psycopg.Error, hide_parameters=True) from err
+        raise _wrapped(sql, params, err) from err
+
+
+async def read_scoped(
+    tenant_id: uuid.UUID | None, sql: str, params: Params, *, system: bool = False
+) -> list[Any]:
+    """Rows of one read-only query in the tenant's RLS scope (or the system scope), sent
+    with its context in a single round trip on a pooled connection of its own.
+
+    Parameters are bound client-side by psycopg's literal quoting (a simple query takes
+    no parameters). It sees committed data only, not the request session's own writes.
+    """
+    context = context_sql(str(tenant_id) if tenant_id else "", bypass=system)
+    pool = await get_database().read_pool()
+    async with pool.connection() as conn:
+        try:
+            cur = psycopg.AsyncClientCursor(conn, row_factory=namedtuple_row)
+            async with cur:
+                query = context + b"; " + cur.mogrify(sql, params).encode()
+                await cur.execute(query, prepare=False)
+                cur.nextset()
+                return await cur.fetchall()
+        except psycopg.Error as err:
+            raise _wrapped(sql, params, err) from err

@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".ludus")
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    db_read_pool_size: int = 4  # per process, for one-round-trip reads
     # Non-superuser role every request transaction switches to, so RLS applies.
     db_app_role: str = "ludus_app"
 
