@@ -120,20 +120,13 @@ async def _rescore(
     if not pairs:
         return
     entries: dict[tuple[uuid.UUID, uuid.UUID], list[scoring.Entry]] = defaultdict(list)
-    # Every contribution to a savings challenge is one of the member's deposits (event id =
-    # deposit id), so they are found through the deposits' member index and the
-    # contributions' (challenge, event) key: the cost follows these members' history, not
-    # the whole challenge's.
-    params = {
-        "t": tenant.id,
-        "m": list({credits[0].member.id for credits in by_user.values()}),
-        "c": list({challenge_id for challenge_id, _ in pairs}),
-    }
+    # Each rescored participant's contributions, through the (challenge, user) index: the
+    # cost follows these members' history, not the whole challenge's.
+    challenge_ids, user_ids = zip(*pairs, strict=True)
+    params = {"c": list(challenge_ids), "u": list(user_ids)}
     for challenge_id, user_id, at, amount in await driver.fetch(
         session, _PARTICIPANT_ENTRIES, params
     ):
-        if (challenge_id, user_id) not in pairs:
-            continue
         entries[(challenge_id, user_id)].append(scoring.Entry(at, amount))
     targets = [(p, c) for p, c in loaded if (c.id, p.user_id) in pairs]
     member_of = {user: credits[0].member for user, credits in by_user.items()}
@@ -212,10 +205,9 @@ _INSERT_CONTRIBUTIONS = (
 )
 _PARTICIPANT_ENTRIES = (
     "SELECT c.challenge_id, c.user_id, c.occurred_at, c.amount"
-    f" FROM {Deposit.__tablename__} AS d JOIN {Contribution.__tablename__} AS c"
-    " ON c.event_id = d.id"
-    " WHERE d.tenant_id = %(t)s AND d.member_id = ANY(%(m)s::uuid[])"
-    " AND c.challenge_id = ANY(%(c)s::uuid[])"
+    " FROM unnest(%(c)s::uuid[], %(u)s::uuid[]) AS p(challenge_id, user_id)"
+    f" JOIN {Contribution.__tablename__} AS c"
+    " ON c.challenge_id = p.challenge_id AND c.user_id = p.user_id"
 )
 # Every rescored participant in one statement (the rows are locked by `apply`'s read).
 _STORE_SCORES = (

@@ -37,7 +37,7 @@ MESSAGES_TASK = "savings.send_messages"
 # (`ludus worker -q savings`) that receipts and other jobs never crowd out.
 DRAIN_QUEUE = "savings"
 BATCH = 500
-LINGER = 3.0  # seconds; leaderboards trail the last callback by at most about this much (spec: 30 s)
+LINGER = 3.0  # seconds; leaderboards trail the last callback by about this much (spec: 30 s)
 BUDGET = 10.0  # seconds a drain job runs before it requeues itself behind other orgs
 _EXCLUSIVE = text("SELECT pg_advisory_xact_lock(hashtext('savings-drain:' || :t))")
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -73,7 +74,11 @@ class Contribution(TenantMixin, Base):
     """An event that counted toward a challenge; the event id makes it count once."""
 
     __tablename__ = "engagement_challenge_contributions"
-    __table_args__ = (UniqueConstraint("challenge_id", "event_id"),)
+    __table_args__ = (
+        UniqueConstraint("challenge_id", "event_id"),
+        # A participant's contributions (rescoring), engage_0002.
+        Index(None, "challenge_id", "user_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     challenge_id: Mapped[uuid.UUID] = mapped_column(
