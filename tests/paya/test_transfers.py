@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 from httpx import AsyncClient
 from sqlalchemy import func, select
 
 from ludus.core.auth.models import Role
-from ludus.paya.models import Payment
+from ludus.core.kit import clock
+from ludus.paya.models import Payment, Profile
+from tests.factories import Actor, token_for
 from tests.paya.helpers import OPEN_LIMITS, balance, fund, member, paya_tenant, send
 
 
@@ -125,7 +128,7 @@ class TestConcurrentSends:
         self, client: AsyncClient, db
     ) -> None:
         """Each send reads its limits after it holds the sender's lock, so it sees every
-        send that committed while it waited (paya_send_facts)."""
+        send that committed while it waited (paya_send)."""
         limits = {**OPEN_LIMITS["limits"], "sends_per_hour": 4}
         tenant = await paya_tenant(db, {**OPEN_LIMITS, "limits": limits})
         alice = await member(db, client, tenant, "alice_l")
@@ -138,3 +141,68 @@ class TestConcurrentSends:
             ("TRANSFER_LIMIT_EXCEEDED", "sends_per_hour")
         }
         assert await balance(client, alice) == 16
+
+
+async def later(db: Any, seconds: float, *actors: Actor) -> None:
+    """Move the clock on; the actors get fresh access tokens (theirs expire after an hour)."""
+    clock.advance(seconds)
+    for actor in actors:
+        actor.token = await token_for(db, actor.user, actor.tenant, actor.role)
+
+
+class TestRollingWindows:
+    """The limits are exact rolling windows, read from the send counters (paya_0004)."""
+
+    async def test_counts_and_recipients_leave_the_window(self, client: AsyncClient, db) -> None:
+        limits = {**OPEN_LIMITS["limits"], "sends_per_hour": 2, "sends_per_day": 3}
+        limits["unique_recipients_per_day"] = 2
+        tenant = await paya_tenant(db, {**OPEN_LIMITS, "limits": limits})
+        alice = await member(db, client, tenant, "alice_w")
+        for name in ("bob_w", "cat_w", "dan_w"):
+            await member(db, client, tenant, name)
+        await fund(db, client, alice, 100)
+
+        def limit(resp) -> str:  # type: ignore[no-untyped-def]
+            assert code(resp) == "TRANSFER_LIMIT_EXCEEDED", resp.text
+            return str(resp.json()["error"]["details"]["limit"])
+
+        assert (await send(client, alice, "bob_w", 1)).status_code == 201  # t0
+        assert (await send(client, alice, "cat_w", 1)).status_code == 201  # t0
+        assert limit(await send(client, alice, "bob_w", 1)) == "sends_per_hour"
+        await later(db, 3601, alice)
+        assert (await send(client, alice, "bob_w", 1)).status_code == 201  # t0 + 1 h
+        assert limit(await send(client, alice, "bob_w", 1)) == "sends_per_day"
+        await later(db, 86400 - 3600, alice)  # the two t0 sends are just out of the day's window
+        assert (await send(client, alice, "dan_w", 1)).status_code == 201
+        # bob (paid an hour after t0) and dan count; cat was paid at t0, so cat is new again
+        assert limit(await send(client, alice, "cat_w", 1)) == "unique_recipients_per_day"
+        assert (await send(client, alice, "bob_w", 1)).status_code == 201  # already paid today
+        assert limit(await send(client, alice, "dan_w", 1)) == "sends_per_hour"
+        assert await balance(client, alice) == 95
+
+    async def test_cooling_amount_is_a_rolling_sum(self, client: AsyncClient, db) -> None:
+        new_account = {**OPEN_LIMITS["new_account"], "cooling_daily_send_limit": 10}
+        tenant = await paya_tenant(db, {**OPEN_LIMITS, "new_account": new_account})
+        newbie = await member(db, client, tenant, "newbie_w", age_days=0)
+        await member(db, client, tenant, "bob_w")
+        await fund(db, client, newbie, 100)
+        assert (await send(client, newbie, "bob_w", 6)).status_code == 201
+        await later(db, 3600, newbie)
+        assert (await send(client, newbie, "bob_w", 4)).status_code == 201
+        refused = await send(client, newbie, "bob_w", 1)
+        assert refused.json()["error"]["details"]["limit"] == "cooling_period_daily_send"
+        await later(db, 86400 - 3600 + 1, newbie)  # the 6 left the window, the 4 did not
+        assert (await send(client, newbie, "bob_w", 7)).status_code == 422  # 4 + 7 > 10
+        assert (await send(client, newbie, "bob_w", 6)).status_code == 201
+        assert (await send(client, newbie, "bob_w", 1)).status_code == 422
+        async with db.session(system=True) as s:
+            rows = (
+                await s.execute(
+                    select(Payment.sender_seq, Payment.sender_cum)
+                    .where(Payment.tenant_id == tenant.id)
+                    .order_by(Payment.sender_seq)
+                )
+            ).all()
+            profile = await s.scalar(select(Profile).where(Profile.user_id == newbie.user.id))
+        assert [tuple(r) for r in rows] == [(1, 6), (2, 10), (3, 16)]
+        assert profile is not None and (profile.sent_count, profile.sent_amount) == (3, 16)

@@ -52,6 +52,12 @@ class Profile(IdMixin, TenantMixin, TimestampMixin, Base):
     frozen_reason: Mapped[str | None] = mapped_column(String(500))
     ineligible_until: Mapped[date | None] = mapped_column(Date)
     dwolla_customer_id: Mapped[str | None] = mapped_column(String(128))
+    # Send counters (paya_0004), kept by paya_send under the profile lock: the limits'
+    # rolling windows are computed from them and the payments' sender_seq / sender_cum.
+    sent_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    sent_amount: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    last_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_public_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class BankLink(IdMixin, TenantMixin, TimestampMixin, Base):
@@ -122,6 +128,11 @@ class Payment(IdMixin, TenantMixin, Base):
     ledger_tx_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = _created()
+    sender_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)  # the sender's 1, 2, …
+    sender_cum: Mapped[int] = mapped_column(BigInteger, nullable=False)  # running total, incl.
+    # paya_pairs (migration paya_0004, written only by paya_send, no ORM class): one row per
+    # (tenant, sender, recipient) with the latest payment's time, for the distinct-recipient
+    # limit.
 
 
 class Flag(IdMixin, TenantMixin, Base):

@@ -3,9 +3,9 @@ paya_0003) in steady state.
 
 The function locks the sender's profile (FOR UPDATE), reads the recipient's, and then, in
 statements of its own and so with snapshots taken after the lock, reads what the limits and
-the fraud rules need (the sender's last-24 h sends, at most as many rows as the largest
-count limit; both parties' open rule flags; and the rows each fraud rule looks at, only for
-rules whose flag is not already open), refuses a send over a limit, calls the ledger's
+the fraud rules need (the limits from the send counters of paya_0004: one index probe per
+window, however many sends the window holds; both parties' open rule flags; and the rows
+each fraud rule looks at, only for rules whose flag is not already open), refuses a send over a limit, calls the ledger's
 `ledger_transfer_retryable` and inserts the payment, queueing the feed NOTIFY for a public
 one. A plain SQL statement could not do this: its snapshot is taken before it waits on the
 lock. The call is sent as driver SQL on the session's connection and transaction (the
@@ -56,6 +56,7 @@ class SendResult:
     outcome: str
     detail: dict[str, Any]
     tx_id: uuid.UUID | None
+    created_at: datetime | None  # the payment's time (OK): `now`, or the sender's last if later
     sender_id: uuid.UUID | None
     sender_username: str | None
     sender_wallet: uuid.UUID | None
@@ -85,12 +86,13 @@ class SentPayment:
 
 
 _SEND = (
-    "SELECT outcome, detail, tx_id, s_user_id, s_username, s_wallet, s_created_at, r_user_id,"
-    " r_username, r_created_at, sender_rules, recipient_rules, velocity, mule, circular, loads,"
-    " private FROM paya_send(%s::uuid, %s::uuid, %s, %s::bigint, %s, %s::boolean, %s::boolean,"
-    " %s::uuid, %s, %s, %s, %s::jsonb, %s::timestamptz, %s, %s, %s::boolean, %s::timestamptz,"
-    " %s::timestamptz, %s::timestamptz, %s::bigint, %s::bigint, %s::bigint, %s::bigint,"
-    " %s::bigint, %s::integer, %s::timestamptz, %s::timestamptz, %s::timestamptz, %s::integer)"
+    "SELECT outcome, detail, tx_id, created_at, s_user_id, s_username, s_wallet, s_created_at,"
+    " r_user_id, r_username, r_created_at, sender_rules, recipient_rules, velocity, mule,"
+    " circular, loads, private FROM paya_send(%s::uuid, %s::uuid, %s, %s::bigint, %s,"
+    " %s::boolean, %s::boolean, %s::uuid, %s, %s, %s, %s::jsonb, %s::timestamptz, %s, %s,"
+    " %s::boolean, %s::timestamptz, %s::timestamptz, %s::timestamptz, %s::bigint, %s::bigint,"
+    " %s::bigint, %s::bigint, %s::bigint, %s::integer, %s::timestamptz, %s::timestamptz,"
+    " %s::timestamptz, %s::integer)"
 )
 
 
@@ -166,6 +168,7 @@ async def send(
         outcome=row.outcome,
         detail=row.detail or {},
         tx_id=row.tx_id,
+        created_at=row.created_at,
         sender_id=row.s_user_id,
         sender_username=row.s_username,
         sender_wallet=row.s_wallet,

@@ -153,6 +153,8 @@ async def send(
     assert result.sender_id is not None and result.recipient_id is not None
     assert result.tx_id is not None and result.facts is not None
     assert result.sender_created_at is not None and result.recipient_created_at is not None
+    if result.created_at is not None:  # OK: a sender's payment times never go backwards
+        now = result.created_at
     if outcome == p2p.REPLAYED:  # the same key already paid (a retry past the request layer)
         earlier = await repo.payment_by_key(session, tenant_id, result.sender_id, key)
         if earlier is None or (earlier.memo, earlier.public) != (data.memo, data.public):
