@@ -16,9 +16,11 @@ windows read in O(log n):
 * the private-only rule's 7-day count comes from the same numbering, and "any public
   payment in the window" from `last_public_at`.
 
-Existing rows are backfilled (numbered by time). Revision ID: paya_0004
-Revises: paya_0003
-Create Date: 2026-12-08 01:55:00
+Existing rows are backfilled (numbered by time).
+
+Revision ID: paya_0004
+Revises: engage_0002
+Create Date: 2026-12-08 02:05:00
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from alembic import op
 from ludus.core.kit.rls import enable_tenant_rls
 
 revision = "paya_0004"
-down_revision = "paya_0003"
+down_revision = "engage_0002"
 branch_labels = None
 depends_on = None
 
