@@ -8,13 +8,13 @@ Production shape: `ludus serve` and `ludus worker` run as their own processes; t
 sets up the orgs, members and one active challenge per org, then posts a burst of C2B
 confirmations (plus a share of redeliveries of the same TransID) from `--concurrency`
 connections. The worker drains callbacks (ledger transaction per deposit, challenge
-progress, leaderboard ranks, badges) and queues receipts from their own jobs.
+progress, leaderboard ranks, badges) and queues receipts from their own jobs, which also send them.
 
 Reported: HTTP ingest rate and callback latency (p50/p95), deposits/s end to end, the time
 until no callback is pending (every leaderboard current), the time until every receipt is
-queued, lost/doubled deposits (must be 0/0, checked against the ledger too), the CPU each
-process and its PostgreSQL backends spent per callback (meaningful on a shared machine,
-where wall-clock rates are not), and the load average.
+queued and every message sent, lost/doubled deposits (must be 0/0, checked against the
+ledger too), the CPU each process and its PostgreSQL backends spent per callback
+(meaningful on a shared machine, where wall-clock rates are not), and the load average.
 Uses DATABASE_URL, else the embedded PostgreSQL. The default size finishes in well under
 4 minutes on a 2-core machine.
 """
@@ -43,7 +43,7 @@ from sqlalchemy import func, select, text
 from ludus.core.kit.db import Database, database_url, set_database
 from ludus.core.kit.migrate import upgrade
 from ludus.core.ledger.verify import verify
-from ludus.core.notifications.models import NotificationMessage
+from ludus.core.notifications.models import MessageStatus, NotificationMessage
 from ludus.core.tenancy.models import Tenant, TenantKind
 from ludus.engagement.challenges.models import Participant
 from ludus.savings import challenges, service
@@ -182,6 +182,24 @@ class Counts:
             )
         )
 
+    async def unsent(self) -> int:
+        """Messages still queued (not yet handed to the provider)."""
+        return await self.scalar(
+            select(func.count())
+            .select_from(NotificationMessage)
+            .where(
+                NotificationMessage.tenant_id.in_(self.tenants),
+                NotificationMessage.status == MessageStatus.queued,
+            )
+        )
+
+    async def messages(self) -> int:
+        return await self.scalar(
+            select(func.count())
+            .select_from(NotificationMessage)
+            .where(NotificationMessage.tenant_id.in_(self.tenants))
+        )
+
     async def receipts(self) -> int:
         return await self.scalar(
             select(func.count())
@@ -296,12 +314,13 @@ async def main() -> None:
             pg_at_current = await backends_cpu(db)
             want_receipts = 2 * args.size  # SMS + WhatsApp
             deadline = time.perf_counter() + args.receipts_wait
-            while (queued := await counts.receipts()) < want_receipts:
+            while (queued := await counts.receipts()) < want_receipts or await counts.unsent():
                 if time.perf_counter() > deadline:
                     break
                 await asyncio.sleep(0.25)
             receipts_at = time.perf_counter() - started
             others_cpu = cpu_seconds(others.pid) - cpu0[2]
+            unsent, total_messages = await counts.unsent(), await counts.messages()
             pg_at_end = await backends_cpu(db)
             load_after = load()
     finally:
@@ -361,7 +380,11 @@ async def main() -> None:
         f"every leaderboard current after {current:.1f}s: "
         f"{args.size / current:.0f} deposits/s end to end"
     )
-    print(f"receipts queued (SMS + WhatsApp): {queued} of {want_receipts} after {receipts_at:.1f}s")
+    print(
+        f"receipts queued (SMS + WhatsApp): {queued} of {want_receipts}; messages sent "
+        f"(receipts and rank messages): {total_messages - unsent} of {total_messages}, "
+        f"after {receipts_at:.1f}s"
+    )
     pg = {r: (pg_at_current[r] - cpu0[3][r]) / args.size * 1000 for r in ("serve", "drain")}
     ms = {k: v / args.size * 1000 for k, v in
           {"server": server_cpu, "drain": worker_cpu}.items()}  # fmt: skip
