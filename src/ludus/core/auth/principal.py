@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ludus.core.auth import principal_cache
 from ludus.core.auth.errors import ScopeRequired
 from ludus.core.auth.models import Role
-from ludus.core.auth.tokens import AccessClaims, verify_access_token
-from ludus.core.http.session import DbSession
+from ludus.core.auth.tokens import AccessClaims, verify_access_token, verify_cached
+from ludus.core.http.session import request_session, scope_request
 from ludus.core.kit.db import set_system_scope, set_tenant
 from ludus.core.kit.errors import Forbidden, InvalidToken, TenantSuspended, Unauthorized
 from ludus.core.tenancy import repository as tenant_repo
@@ -56,19 +56,39 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def principal_from_claims(session: AsyncSession, claims: AccessClaims) -> Principal:
-    """Check the token's session is live and its tenant active, and scope the DB session."""
+def _role_and_scope(claims: AccessClaims) -> tuple[Role, bool]:
+    """The token's role, and whether it acts in the system scope (no tenant)."""
     try:
         role = Role(claims.role)
     except ValueError as exc:
         raise InvalidToken("Unknown role.") from exc
-    if claims.tenant_id is not None:
-        await set_tenant(session, claims.tenant_id)
-    elif role == Role.system_admin:
+    if claims.tenant_id is None and role != Role.system_admin:
+        raise InvalidToken("Token has no tenant.")
+    return role, claims.tenant_id is None
+
+
+def _principal(claims: AccessClaims, role: Role) -> Principal:
+    return Principal(
+        user_id=claims.sub,
+        tenant_id=claims.tenant_id,
+        role=role,
+        session_id=claims.sid,
+        device_id=claims.device_id,
+    )
+
+
+def _cache_key(claims: AccessClaims) -> principal_cache.Key:
+    return (claims.tenant_id, claims.sid, claims.sub)
+
+
+async def principal_from_claims(session: AsyncSession, claims: AccessClaims) -> Principal:
+    """Check the token's session is live and its tenant active, and scope the DB session."""
+    role, system = _role_and_scope(claims)
+    if system:
         await set_system_scope(session)
     else:
-        raise InvalidToken("Token has no tenant.")
-    key = (claims.tenant_id, claims.sid, claims.sub)
+        await set_tenant(session, claims.tenant_id)
+    key = _cache_key(claims)
     generation = principal_cache.cache.generation
     if principal_cache.cache.confirmed(key):
         pass  # checked moments ago, and no revocation or tenant change was heard since
@@ -89,31 +109,39 @@ async def principal_from_claims(session: AsyncSession, claims: AccessClaims) -> 
     ):
         raise InvalidToken("This session was signed out.")
     principal_cache.cache.confirm(key, generation)
-    return Principal(
-        user_id=claims.sub,
-        tenant_id=claims.tenant_id,
-        role=role,
-        session_id=claims.sid,
-        device_id=claims.device_id,
-    )
+    return _principal(claims, role)
 
 
-async def get_principal(request: Request, session: DbSession) -> Principal:
+async def _confirmed_principal(request: Request, claims: AccessClaims) -> Principal | None:
+    """The principal without any database work, when the cache vouches for the token's
+    session and tenant; the request is scoped for the session it may make later."""
+    role, system = _role_and_scope(claims)
+    if not principal_cache.cache.confirmed(_cache_key(claims)):
+        return None
+    await scope_request(request, claims.tenant_id, system=system)
+    return _principal(claims, role)
+
+
+async def get_principal(request: Request) -> Principal:
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     token = bearer_token(request)
     if token is None:
         api_key = request.headers.get("x-api-key")
-        if api_key:
-            from ludus.core.auth.apikeys import authenticate_api_key
-
-            principal = await authenticate_api_key(session, api_key)
-        else:
+        if not api_key:
             raise Unauthorized()
+        from ludus.core.auth.apikeys import authenticate_api_key
+
+        principal = await authenticate_api_key(await request_session(request), api_key)
     else:
-        claims = await verify_access_token(token, session)
-        principal = await principal_from_claims(session, claims)
+        claims = verify_cached(token)
+        found = await _confirmed_principal(request, claims) if claims is not None else None
+        if found is None:
+            session = await request_session(request)
+            claims = claims or await verify_access_token(token, session)
+            found = await principal_from_claims(session, claims)
+        principal = found
     request.state.principal = principal
     if principal.tenant_id is not None:
         request.state.tenant_id = str(principal.tenant_id)

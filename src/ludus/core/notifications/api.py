@@ -101,7 +101,7 @@ async def stream_principal(
         principal = await principal_from_claims(session, claims)
         request.state.principal = principal
         return principal
-    return await get_principal(request, session)
+    return await get_principal(request)
 
 
 @inbox.get(
