@@ -20,6 +20,7 @@ from ludus.core.ledger.models import Posting
 from ludus.paya import accounts, p2p, reserve, service
 from ludus.paya.rules import CIRCULAR, MONEY_MULE, VELOCITY
 from ludus.paya.schemas import TransferCreate
+from tests.factories import token_for
 from tests.paya.helpers import OPEN_LIMITS, balance, fund, link_bank, member, paya_tenant, send
 
 
@@ -151,3 +152,29 @@ class TestHotRecipient:
 async def _config(db: Any, tenant_id: uuid.UUID) -> Any:
     async with db.session(tenant_id=tenant_id) as s:
         return await accounts.rules(s, tenant_id)
+
+
+class TestMoneyMuleWindow:
+    async def test_only_senders_of_the_last_24h_count(self, client: AsyncClient, db) -> None:
+        """The rule's read is the recipient's latest payment per sender (paya_pairs)."""
+        tenant = await paya_tenant(db, {**OPEN_LIMITS, "fraud": {"mule_unique_senders_24h": 3}})
+        admin = await member(db, client, tenant, "boss_mw", role=Role.tenant_admin)
+        mule = await member(db, client, tenant, "mule_mw")
+        payers = [await member(db, client, tenant, f"p{i}_mw") for i in range(3)]
+        for payer in payers:
+            await fund(db, client, payer, 10)
+        a, b, c = payers
+
+        async def pay(payer: Any) -> None:
+            assert (await send(client, payer, "mule_mw", 1)).status_code == 201
+
+        await pay(a)
+        await pay(b)
+        clock.advance(86401)  # a's and b's payments leave the window
+        for actor in (admin, *payers):
+            actor.token = await token_for(db, actor.user, actor.tenant, actor.role)
+        await pay(c)
+        await pay(a)  # a again: a's pair now carries this payment's time
+        assert (str(mule.user.id), MONEY_MULE) not in await flags_of(client, admin)
+        await pay(b)  # three different senders within 24 h
+        assert (str(mule.user.id), MONEY_MULE) in await flags_of(client, admin)

@@ -130,9 +130,9 @@ class Payment(IdMixin, TenantMixin, Base):
     created_at: Mapped[datetime] = _created()
     sender_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)  # the sender's 1, 2, …
     sender_cum: Mapped[int] = mapped_column(BigInteger, nullable=False)  # running total, incl.
-    # paya_pairs (migration paya_0004, written only by paya_send, no ORM class): one row per
-    # (tenant, sender, recipient) with the latest payment's time, for the distinct-recipient
-    # limit.
+    # paya_pairs (migrations paya_0004/0005, written only by paya_send, no ORM class): one
+    # row per (tenant, sender, recipient) with the latest payment (time, id, amount, public),
+    # for the distinct-recipient limit and the money-mule rule.
 
 
 class Flag(IdMixin, TenantMixin, Base):

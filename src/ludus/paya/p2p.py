@@ -5,7 +5,8 @@ The function locks the sender's profile (FOR UPDATE), reads the recipient's, and
 statements of its own and so with snapshots taken after the lock, reads what the limits and
 the fraud rules need (the limits from the send counters of paya_0004: one index probe per
 window, however many sends the window holds; both parties' open rule flags; and the rows
-each fraud rule looks at, only for rules whose flag is not already open), refuses a send over a limit, calls the ledger's
+each fraud rule looks at, only for rules whose flag is not already open; the money-mule
+rule's from paya_pairs, paya_0005), refuses a send over a limit, calls the ledger's
 `ledger_transfer_retryable` and inserts the payment, queueing the feed NOTIFY for a public
 one. A plain SQL statement could not do this: its snapshot is taken before it waits on the
 lock. The call is sent as driver SQL on the session's connection and transaction (the
