@@ -28,9 +28,12 @@ from ludus.core.kit.db import context_sql, get_database
 
 async def _connection(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
     conn = await session.connection()
-    raw = await conn.get_raw_connection()
-    driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
-    return driver
+    sync = conn.sync_connection
+    if sync is None or sync.invalidated:
+        raw = await conn.get_raw_connection()  # may reconnect: needs the greenlet bridge
+        return raw.driver_connection  # type: ignore[return-value]
+    # The usual case: the connection is live, so no greenlet hop just to read it.
+    return sync.connection.driver_connection  # type: ignore[return-value]
 
 
 Params = Mapping[str, Any] | Sequence[Any]
