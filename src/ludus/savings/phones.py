@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 DEFAULT_REGION = "KE"
 
 
+@lru_cache(maxsize=16384)
 def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str | None:
-    """E.164 form of `raw`, or None when it is not a valid number."""
+    """E.164 form of `raw`, or None when it is not a valid number. Cached (a pure function,
+    and parsing costs ~0.3 ms): a drained batch reads every account reference as a phone
+    number too, and the same members pay again and again."""
     text = (raw or "").strip()
     if not text:
         return None
