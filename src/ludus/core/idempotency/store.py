@@ -13,46 +13,29 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Table, bindparam, delete, select, update
-from sqlalchemy.dialects.postgresql import insert
+import orjson
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ludus.core.idempotency.models import IdempotencyRecord
-from ludus.core.kit import clock
+from ludus.core.kit import clock, driver
 from ludus.core.kit.errors import BadRequest, IdempotencyInProgress, IdempotencyKeyReused
 
 KEEP_FOR = timedelta(hours=24)
 REPLAY_HEADERS = ("content-type", "location")
 
 
-# Built once on the table, not the ORM class: these run on every idempotent request, and the
-# ORM's bulk-insert path and statement building cost more CPU than the statements.
-_TABLE: Table = IdempotencyRecord.__table__  # type: ignore[assignment]
+# Driver SQL: these run on every idempotent request, and building and running them through
+# SQLAlchemy cost more client CPU than the statements (see core/kit/driver.py).
 _CLAIM = (
-    insert(_TABLE)
-    .values(
-        id=bindparam("new_id"),
-        tenant_id=bindparam("p_tenant_id"),
-        principal=bindparam("p_principal"),
-        key=bindparam("p_key"),
-        method=bindparam("p_method"),
-        path=bindparam("p_path"),
-        body_hash=bindparam("p_body_hash"),
-        status="in_progress",
-        locked_at=bindparam("p_locked_at"),
-    )
-    .on_conflict_do_nothing(index_elements=["principal", "key"])
-    .returning(_TABLE.c.id)
+    "INSERT INTO idempotency_keys (id, tenant_id, principal, key, method, path, body_hash,"
+    " status, locked_at) VALUES (%(new_id)s, %(p_tenant_id)s, %(p_principal)s, %(p_key)s,"
+    " %(p_method)s, %(p_path)s, %(p_body_hash)s, 'in_progress', %(p_locked_at)s)"
+    " ON CONFLICT (principal, key) DO NOTHING RETURNING id"
 )
 _COMPLETE = (
-    update(_TABLE)
-    .where(_TABLE.c.id == bindparam("record_id"))
-    .values(
-        status="completed",
-        response_status=bindparam("p_status"),
-        response_headers=bindparam("p_headers"),
-        response_body=bindparam("p_body"),
-    )
+    "UPDATE idempotency_keys SET status = 'completed', response_status = %s,"
+    " response_headers = %s::jsonb, response_body = %s WHERE id = %s"
 )
 
 
@@ -110,9 +93,9 @@ async def claim(
         "p_locked_at": now,
     }
     for _ in range(2):
-        inserted = await session.scalar(_CLAIM, {"new_id": uuid.uuid4(), **values})
-        if inserted is not None:
-            return Claim(inserted)
+        inserted = await driver.fetch(session, _CLAIM, {"new_id": uuid.uuid4(), **values})
+        if inserted:
+            return Claim(inserted[0].id)
         row = await session.scalar(
             select(IdempotencyRecord).where(
                 IdempotencyRecord.principal == principal, IdempotencyRecord.key == key
@@ -138,14 +121,9 @@ async def complete(
     session: AsyncSession, claim_: Claim, status: int, headers: dict[str, str], body: bytes
 ) -> None:
     """Record the response inside the request's transaction (commits with the side effect)."""
-    await session.execute(
-        _COMPLETE,
-        {
-            "record_id": claim_.record_id,
-            "p_status": status,
-            "p_headers": {k: v for k, v in headers.items() if k in REPLAY_HEADERS},
-            "p_body": body,
-        },
+    kept = {k: v for k, v in headers.items() if k in REPLAY_HEADERS}
+    await driver.execute(
+        session, _COMPLETE, (status, orjson.dumps(kept).decode(), body, claim_.record_id)
     )
 
 
