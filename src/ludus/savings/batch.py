@@ -189,8 +189,8 @@ async def record(
         return live.Outcome()
     members = await _members(session, org.tenant_id, payments)
     rows = [_deposit_row(org.tenant_id, p, m) for p, m in zip(payments, members, strict=True)]
-    columns = {c: [row[c] for row in rows] for c in _DEPOSIT_COLUMNS}
-    new = {r[0] for r in await driver.fetch(session, _INSERT_DEPOSITS, columns)}
+    inserted = await driver.fetch(session, _INSERT_DEPOSITS, {"rows": live.as_json(rows)})
+    new = {r[0] for r in inserted}
     fresh = [
         (row, payment, member)
         for row, payment, member in zip(rows, payments, members, strict=True)
@@ -232,15 +232,14 @@ def _deposit_row(tenant_id: uuid.UUID, p: Payment, member: Payer | None) -> dict
     }
 
 
-_DEPOSIT_COLUMNS = {
-    "id": "uuid", "tenant_id": "uuid", "receipt": "text", "member_id": "uuid",
-    "amount": "bigint", "source": "text", "status": "text", "msisdn": "text",
-    "bill_ref": "text", "checkout_request_id": "text", "transacted_at": "timestamptz",
-}  # fmt: skip
+_DEPOSIT_COLUMNS = (
+    "id, tenant_id, receipt, member_id, amount, source, status, msisdn, bill_ref,"
+    " checkout_request_id, transacted_at"
+)
 # One statement for the batch's deposits; the unique receipt is the exactly-once gate.
 _INSERT_DEPOSITS = (
-    f"INSERT INTO {Deposit.__tablename__} ({', '.join(_DEPOSIT_COLUMNS)})"
-    f" SELECT * FROM unnest({', '.join(f'%({c})s::{t}[]' for c, t in _DEPOSIT_COLUMNS.items())})"
+    f"INSERT INTO {Deposit.__tablename__} ({_DEPOSIT_COLUMNS}) SELECT {_DEPOSIT_COLUMNS}"
+    f" FROM json_populate_recordset(NULL::{Deposit.__tablename__}, %(rows)s::json)"
     " ON CONFLICT ON CONSTRAINT uq_savings_deposits_tenant_id_receipt DO NOTHING RETURNING id"
 )
 
@@ -250,10 +249,8 @@ _INSERT_DEPOSITS = (
 # the same statement stores each deposit's transaction id.
 _POST_MANY = (
     "WITH posted AS MATERIALIZED (SELECT d.n, d.deposit, t.err, t.detail, t.tx_id"
-    " FROM unnest(%(deposits)s::uuid[], %(keys)s::text[], %(kinds)s::text[],"
-    " %(metas)s::jsonb[], %(hashes)s::text[], %(sources)s::uuid[],"
-    " %(targets)s::uuid[], %(amounts)s::bigint[]) WITH ORDINALITY"
-    " AS d(deposit, key, kind, meta, hash, src, dst, amount, n)"
+    " FROM json_to_recordset(%(rows)s::json) AS d(n int, deposit uuid, key text, kind text,"
+    " meta jsonb, hash text, src uuid, dst uuid, amount bigint)"
     " CROSS JOIN LATERAL ledger_transfer(%(tenant)s::uuid, d.key, d.kind, d.meta, d.hash,"
     " ARRAY[d.src, d.dst], ARRAY[-d.amount, d.amount]) AS t),"
     f" stored AS (UPDATE {Deposit.__tablename__} AS s SET ledger_tx_id = p.tx_id,"
@@ -270,28 +267,30 @@ async def _post(
     """Clearing → member savings (or suspense): one ledger transaction per receipt, its id
     stored on the deposit."""
     assert org.clearing_account_id and org.suspense_account_id
-    params: dict[str, list[Any]] = {
-        k: []
-        for k in ("deposits", "keys", "kinds", "metas", "hashes", "sources", "targets", "amounts")
-    }
-    for deposit_id, payment, member in payments:
+    params: list[dict[str, Any]] = []
+    for n, (deposit_id, payment, member) in enumerate(payments):
         target = member.savings_account_id if member else org.suspense_account_id
         assert target is not None
         kind = "savings.deposit" if member else "savings.deposit_suspense"
         entries = check_entries(
             [(org.clearing_account_id, -payment.amount), (target, payment.amount)]
         )
-        params["deposits"].append(deposit_id)
-        params["keys"].append(f"savings:deposit:{payment.receipt}")
-        params["kinds"].append(kind)
-        params["metas"].append(
-            orjson.dumps({"receipt": payment.receipt, "source": payment.source}).decode()
+        params.append(
+            {
+                "n": n,
+                "deposit": deposit_id,
+                "key": f"savings:deposit:{payment.receipt}",
+                "kind": kind,
+                "meta": {"receipt": payment.receipt, "source": payment.source},
+                "hash": digest(kind, entries),
+                "src": org.clearing_account_id,
+                "dst": target,
+                "amount": payment.amount,
+            }
         )
-        params["hashes"].append(digest(kind, entries))
-        params["sources"].append(org.clearing_account_id)
-        params["targets"].append(target)
-        params["amounts"].append(payment.amount)
-    rows = await driver.fetch(session, _POST_MANY, {"tenant": org.tenant_id, **params})
+    rows = await driver.fetch(
+        session, _POST_MANY, {"tenant": org.tenant_id, "rows": live.as_json(params)}
+    )
     for row in rows:
         if row.err is not None:
             raise BY_CODE.get(row.err, LedgerError)(details=row.detail or {})

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+import orjson
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -114,8 +115,7 @@ async def _rescore(
     by_user: dict[uuid.UUID, list[Credit]],
     out: Outcome,
 ) -> None:
-    columns = {c: [row[c] for row in entered] for c in _CONTRIBUTION_COLUMNS}
-    new = await driver.fetch(session, _INSERT_CONTRIBUTIONS, columns)
+    new = await driver.fetch(session, _INSERT_CONTRIBUTIONS, {"rows": as_json(entered)})
     pairs = {(challenge_id, user_id) for challenge_id, user_id in new}
     if not pairs:
         return
@@ -192,16 +192,20 @@ async def _referrals(
     return {(c, m): int(n) for c, m, n in rows.all() if m is not None}
 
 
-_CONTRIBUTION_COLUMNS = {
-    "tenant_id": "uuid", "challenge_id": "uuid", "user_id": "uuid", "event_id": "uuid",
-    "amount": "bigint", "occurred_at": "timestamptz",
-}  # fmt: skip
+def as_json(rows: list[dict[str, Any]]) -> str:
+    """Rows as one JSON parameter: serialized in C and typed on the server by a table's row
+    type (`json_populate_recordset`), where one array per column is dumped by the driver
+    element by element."""
+    return orjson.dumps(rows).decode()
+
+
+_CONTRIBUTION_COLUMNS = "tenant_id, challenge_id, user_id, event_id, amount, occurred_at"
 # One statement for the batch; the (challenge, event) key makes a deposit count once.
 _INSERT_CONTRIBUTIONS = (
-    f"INSERT INTO {Contribution.__tablename__} ({', '.join(_CONTRIBUTION_COLUMNS)})"
-    " SELECT * FROM unnest("
-    + ", ".join(f"%({c})s::{t}[]" for c, t in _CONTRIBUTION_COLUMNS.items())
-    + ") ON CONFLICT DO NOTHING RETURNING challenge_id, user_id"
+    f"INSERT INTO {Contribution.__tablename__} ({_CONTRIBUTION_COLUMNS})"
+    f" SELECT {_CONTRIBUTION_COLUMNS} FROM json_populate_recordset("
+    f"NULL::{Contribution.__tablename__}, %(rows)s::json)"
+    " ON CONFLICT DO NOTHING RETURNING challenge_id, user_id"
 )
 _PARTICIPANT_ENTRIES = (
     "SELECT c.challenge_id, c.user_id, c.occurred_at, c.amount"
