@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -298,3 +300,34 @@ class TestStatementsAndHistory:
         assert total == 4 and all(0 <= line.shard < ledger.DEFAULT_HOT_SHARDS for line in lines)
         assert await posted(session, world, world.reserve) == -30_030
         assert (await ledger.verify(session, tenant_id=world.tenant_id)).ok
+
+
+class TestReturnedTransaction:
+    def test_a_process_whose_first_orm_use_is_a_transfer_gets_a_usable_object(self) -> None:
+        # The returned transaction is built without the ORM constructor, which is what
+        # configures the mappers; a fresh worker process's first job may be a transfer.
+        code = (
+            "import uuid\n"
+            "from sqlalchemy.orm import make_transient_to_detached\n"
+            "from ludus.core.ledger.transfer import loaded_transaction\n"
+            "tx = loaded_transaction(id=uuid.uuid4(), kind='k')\n"
+            "make_transient_to_detached(tx)\n"
+            "print(tx.kind)\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert (out.returncode, out.stdout.strip()) == (0, "k"), out.stderr[-2000:]
+
+    async def test_it_is_loaded_state_with_nothing_to_flush(self, world, session) -> None:
+        tx = await ledger.move(
+            session,
+            tenant_id=world.tenant_id,
+            idempotency_key=uuid.uuid4().hex,
+            kind="test",
+            from_account=world.wallets[0],
+            to_account=world.wallets[1],
+            amount=1,
+        )
+        assert tx in session and tx not in session.dirty and tx not in session.new
+        assert tx.kind == "test" and tx.meta == {} and tx.created_at is not None

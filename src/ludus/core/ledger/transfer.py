@@ -27,7 +27,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 
 from ludus.core.kit import driver
 from ludus.core.kit.errors import ConcurrentUpdate, ValidationFailed
@@ -47,6 +47,17 @@ _TRANSFER = (
 )
 _EMPTY_METADATA = "{}"
 _LEDGER_TX = sa_inspect(LedgerTransaction)
+
+
+def loaded_transaction(**columns: Any) -> LedgerTransaction:
+    """A LedgerTransaction as if loaded from the database (`columns` are all of them): no
+    attribute starts out as a change to flush, and none of the constructor's per-attribute
+    events run."""
+    if not _LEDGER_TX.configured:
+        configure_mappers()  # the constructor would have; a process's first transfer may be here
+    tx: LedgerTransaction = _LEDGER_TX.class_manager.new_instance()
+    tx.__dict__.update(columns)
+    return tx
 
 
 def sqlstate(exc: BaseException) -> str | None:
@@ -166,11 +177,7 @@ async def call_transfer(
         raise TransferRetry(detail)
     if err_code is not None:
         raise BY_CODE.get(err_code, LedgerError)(details=detail or {})
-    # Built as loaded from the database (what the function returned is every column), so
-    # no attribute starts out as a change to flush, and without the per-attribute events
-    # of the constructor.
-    tx = _LEDGER_TX.class_manager.new_instance()
-    tx.__dict__.update(
+    tx = loaded_transaction(
         id=tx_id,
         tenant_id=tenant_id,
         idempotency_key=idempotency_key,
