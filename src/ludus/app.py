@@ -19,6 +19,7 @@ from ludus.core.http.middleware import (
     TransactionMiddleware,
 )
 from ludus.core.http.openapi import install_openapi
+from ludus.core.http.routing import install_route_index
 from ludus.core.kit.db import Database, get_database, set_database
 from ludus.core.kit.settings import Settings, get_settings
 from ludus.core.observability.api import router as health_router
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(health_router)
     app.include_router(wellknown_router)
     app.include_router(api_router)
+    install_route_index(app.router)
     return app
 
 
