@@ -43,6 +43,16 @@ class TestReadScoped:
         )
         assert (row.v, row.u) == (hostile, uuid.UUID(int=7))
 
+    async def test_a_write_is_refused_and_changes_nothing(self, db) -> None:
+        tenant = await make_tenant(db)
+        rename = "UPDATE tenants SET name = 'renamed' WHERE id = %s"
+        with pytest.raises(DBAPIError, match="read-only transaction"):
+            await driver.read_scoped(None, rename, (tenant.id,), system=True)
+        (row,) = await driver.read_scoped(
+            None, "SELECT name FROM tenants WHERE id = %s", (tenant.id,), system=True
+        )
+        assert row.name == tenant.name
+
     async def test_errors_surface_as_sqlalchemy_errors(self, db) -> None:
         with pytest.raises(DBAPIError):
             await driver.read_scoped(None, "SELECT 1 / %s", (0,))

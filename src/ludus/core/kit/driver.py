@@ -63,16 +63,21 @@ async def execute(session: AsyncSession, sql: str, params: Params) -> None:
         raise _wrapped(sql, params, err) from err
 
 
+# Outside any request transaction, a write here would commit on its own: refuse writes.
+_READ_ONLY = b"; SELECT set_config('transaction_read_only', 'on', true)"
+
+
 async def read_scoped(
     tenant_id: uuid.UUID | None, sql: str, params: Params, *, system: bool = False
 ) -> list[Any]:
-    """Rows of one read-only query in the tenant's RLS scope (or the system scope), sent
-    with its context in a single round trip on a pooled connection of its own.
+    """Rows of one query in the tenant's RLS scope (or the system scope), sent with its
+    context in a single round trip on a pooled connection of its own; the transaction is
+    read-only, so a write is refused.
 
     Parameters are bound client-side by psycopg's literal quoting (a simple query takes
     no parameters). It sees committed data only, not the request session's own writes.
     """
-    context = context_sql(str(tenant_id) if tenant_id else "", bypass=system)
+    context = context_sql(str(tenant_id) if tenant_id else "", bypass=system) + _READ_ONLY
     pool = await get_database().read_pool()
     async with pool.connection() as conn:
         try:
@@ -80,6 +85,7 @@ async def read_scoped(
             async with cur:
                 query = context + b"; " + cur.mogrify(sql, params).encode()
                 await cur.execute(query, prepare=False)
+                cur.nextset()
                 cur.nextset()
                 return await cur.fetchall()
         except psycopg.Error as err:
