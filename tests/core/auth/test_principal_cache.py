@@ -13,6 +13,7 @@ from httpx import AsyncClient
 from sqlalchemy import event
 
 from ludus.core.auth import principal_cache
+from ludus.core.auth.models import Role
 from ludus.core.auth.principal_cache import PrincipalCache, PrincipalListener
 from ludus.core.kit.db import Database
 from tests.factories import make_actor, make_tenant
@@ -140,6 +141,34 @@ class TestRequests:
             event.remove(db.engine.sync_engine, "before_cursor_execute", record)
         checks = [s for s in statements if "auth_sessions" in s]
         assert len(checks) == 1, statements
+
+    async def test_a_cached_read_needs_no_session_at_all(
+        self, db: Database, client: AsyncClient, listening: PrincipalListener
+    ) -> None:
+        actor = await make_actor(db, await make_tenant(db))
+        assert (await client.get("/api/v1/me", headers=actor.headers)).status_code == 200
+        began: list[object] = []
+
+        def record(conn: object) -> None:
+            began.append(conn)
+
+        event.listen(db.engine.sync_engine, "begin", record)
+        try:
+            resp = await client.get("/api/v1/me", headers=actor.headers)
+        finally:
+            event.remove(db.engine.sync_engine, "begin", record)
+        assert resp.status_code == 200 and began == []
+        assert resp.json()["data"]["user"]["id"] == str(actor.user.id)
+
+    async def test_a_system_admin_reads_their_profile(
+        self, db: Database, client: AsyncClient, listening: PrincipalListener
+    ) -> None:
+        admin = await make_actor(db, None, Role.system_admin)
+        for _ in range(2):  # checked, then cached
+            resp = await client.get("/api/v1/me", headers=admin.headers)
+            assert resp.status_code == 200, resp.text
+            data = resp.json()["data"]
+            assert (data["user"]["id"], data["tenant_id"]) == (str(admin.user.id), None)
 
     async def test_logout_is_refused_at_once(
         self, db: Database, client: AsyncClient, listening: PrincipalListener
