@@ -7,6 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from ludus.core.kit.errors import ValidationFailed
 from ludus.core.ledger import service as ledger
 from ludus.core.ledger.errors import (
     AccountClosed,
@@ -331,3 +332,16 @@ class TestReturnedTransaction:
         )
         assert tx in session and tx not in session.dirty and tx not in session.new
         assert tx.kind == "test" and tx.meta == {} and tx.created_at is not None
+
+    async def test_an_account_id_that_is_not_a_uuid_is_refused(self, world, session) -> None:
+        before = await tx_count(session, world.tenant_id)
+        two = f"{world.wallets[0]},{world.wallets[1]}"
+        with pytest.raises(ValidationFailed):
+            await ledger.transfer(
+                session,
+                tenant_id=world.tenant_id,
+                idempotency_key=uuid.uuid4().hex,
+                kind="test",
+                entries=[(two, -1), (world.wallets[2], 1)],  # type: ignore[list-item]
+            )
+        assert await tx_count(session, world.tenant_id) == before

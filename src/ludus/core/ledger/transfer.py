@@ -60,6 +60,16 @@ def loaded_transaction(**columns: Any) -> LedgerTransaction:
     return tx
 
 
+def _account_id(value: object) -> str:
+    """Canonical text of an account id; anything else is refused before it reaches SQL."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError as exc:
+        raise ValidationFailed("Account ids must be UUIDs.") from exc
+
+
 def sqlstate(exc: BaseException) -> str | None:
     orig = getattr(exc, "orig", None)
     return getattr(orig, "sqlstate", None)
@@ -164,7 +174,7 @@ async def call_transfer(
         orjson.dumps(metadata).decode() if metadata else _EMPTY_METADATA,
         request_hash,
         # Array literals as text (cast in the SQL): cheaper than psycopg's list dumpers.
-        "{" + ",".join(str(a) for a, _ in entries) + "}",
+        "{" + ",".join(_account_id(a) for a, _ in entries) + "}",
         "{" + ",".join(str(m) for _, m in entries) + "}",
         reversal_of,
         hold_id,
