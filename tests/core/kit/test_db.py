@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
+from ludus.core.kit import driver
 from ludus.core.kit.db import set_tenant
 from tests.factories import make_tenant
 
@@ -56,3 +59,50 @@ class TestEngineConnections:
             assert await conn.scalar(_XID) == first
             await conn.rollback()
             assert await conn.scalar(_XID) != first
+
+
+_FIRST = (
+    "SELECT current_setting('ludus.tenant_id', true) AS tenant, current_user AS who,"
+    " txid_current() AS xid"
+)
+
+
+class TestFirstStatementCarriesTheBegin:
+    async def test_a_driver_statement_first_runs_scoped_in_the_transaction(self, db) -> None:
+        tenant = await make_tenant(db)
+        async with db.session(tenant_id=tenant.id) as s:
+            (first,) = await driver.fetch(s, _FIRST, ())
+            (second,) = await driver.fetch(s, _FIRST, ())
+            assert await s.scalar(_XID) == first.xid == second.xid
+        assert (first.tenant, first.who) == (str(tenant.id), db.settings.db_app_role)
+
+    async def test_a_failing_first_statement_leaves_the_session_usable(self, db) -> None:
+        tenant = await make_tenant(db)
+        async with db.sessionmaker() as s:
+            s.info.update(tenant_id=tenant.id, bypass_rls=False)
+            with pytest.raises(DBAPIError):
+                await driver.fetch(s, "SELECT 1 / %s", (0,))
+            await s.rollback()
+            (row,) = await driver.fetch(s, _FIRST, ())
+            assert row.tenant == str(tenant.id)
+
+    async def test_an_unsent_context_is_never_applied_to_a_later_transaction(self) -> None:
+        # One pooled connection: a session that began but sent nothing, then a plain
+        # connection on the same DBAPI connection must not inherit the session's scope.
+        from ludus.core.kit.db import Database
+        from ludus.core.kit.settings import get_settings
+
+        settings = get_settings().model_copy(update={"db_pool_size": 1, "db_max_overflow": 0})
+        one = Database(settings=settings)
+        try:
+            tenant = await make_tenant(one)
+            async with one.sessionmaker() as s:
+                s.info.update(tenant_id=tenant.id, bypass_rls=False)
+                await s.connection()  # begun in SQLAlchemy; BEGIN and context not yet sent
+                await s.rollback()
+            async with one.engine.connect() as conn:
+                await conn.begin()
+                row = (await conn.execute(text(_FIRST))).one()
+                assert row.tenant in (None, "") and row.who != one.settings.db_app_role
+        finally:
+            await one.dispose()

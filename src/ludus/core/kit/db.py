@@ -45,6 +45,7 @@ _SET_CONTEXT = pgsql.SQL(
     " AS tenant, set_config('ludus.bypass', {}, true) AS bypass"
 )
 _IDLE = pq.TransactionStatus.IDLE
+PENDING_KEY = "ludus_pending_begin"
 
 
 @lru_cache(maxsize=4096)
@@ -76,18 +77,40 @@ def make_engine(url: str | None = None, settings: Settings | None = None) -> Asy
         connect_args={"autocommit": True},
     )
     event.listen(engine.sync_engine, "before_cursor_execute", _begin_on_server)
+    for name in ("commit", "rollback"):
+        event.listen(engine.sync_engine, name, _drop_pending)
+    event.listen(engine.sync_engine.pool, "checkin", _drop_pending_on_checkin)
     return engine
+
+
+def take_pending_begin(conn: Connection) -> bytes | None:
+    """The BEGIN and context a session's transaction has not sent yet (then it is the
+    caller's to send, ahead of its first statement), or None."""
+    pending = conn.info.pop(PENDING_KEY, None)
+    if pending is None or pending[0] is not conn.get_transaction():
+        return None  # another transaction's: never applied to this one
+    statement: bytes = pending[1]
+    return statement
+
+
+def _drop_pending(conn: Connection) -> None:
+    conn.info.pop(PENDING_KEY, None)
+
+
+def _drop_pending_on_checkin(dbapi_connection: Any, record: Any) -> None:
+    record.info.pop(PENDING_KEY, None)
 
 
 def _begin_on_server(
     conn: Connection, cursor: Any, statement: str, params: Any, context: Any, many: bool
 ) -> None:
-    """SQLAlchemy began a transaction the server has not seen yet: begin it there first."""
+    """SQLAlchemy began a transaction the server has not seen yet: begin it there first
+    (with the session's context, if a session began it)."""
     if not conn.in_transaction():
         return
     driver = conn.connection.driver_connection
     if isinstance(driver, psycopg.AsyncConnection) and driver.pgconn.transaction_status == _IDLE:
-        await_(driver.execute(b"BEGIN", prepare=False))
+        await_(driver.execute(take_pending_begin(conn) or b"BEGIN", prepare=False))
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -107,10 +130,14 @@ def _apply_context(session: Session, connection: Connection) -> None:
     bypass = "on" if info.get("bypass_rls") else "off"
     driver = connection.connection.driver_connection
     if isinstance(driver, psycopg.AsyncConnection):
-        # Straight to the driver: this runs for every transaction, and SQLAlchemy's
-        # execution layer would cost more CPU than the statement itself.
-        begin = driver.pgconn.transaction_status == _IDLE
-        await_(driver.execute(_context_sql(role, tenant, bypass, begin), prepare=False))
+        if driver.pgconn.transaction_status == _IDLE:
+            # Nothing sent yet: BEGIN and the context go ahead of the transaction's first
+            # statement, in its round trip (driver SQL) or just before it (SQLAlchemy's).
+            pending = _context_sql(role, tenant, bypass, True)
+            connection.info[PENDING_KEY] = (connection.get_transaction(), pending)
+            return
+        # Re-scoping a transaction under way: straight to the driver, no SQL compilation.
+        await_(driver.execute(_context_sql(role, tenant, bypass, False), prepare=False))
     else:
         connection.exec_driver_sql(_context_sql(role, tenant, bypass, False).decode())
 

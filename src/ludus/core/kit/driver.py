@@ -23,17 +23,39 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ludus.core.kit.db import context_sql, get_database
+from ludus.core.kit.db import context_sql, get_database, take_pending_begin
 
 
-async def _connection(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
+async def _connection(session: AsyncSession) -> tuple[psycopg.AsyncConnection[Any], bytes | None]:
+    """The session's driver connection, and the BEGIN and context its transaction has not
+    sent yet (the caller sends them in the same round trip as its statement)."""
     conn = await session.connection()
     sync = conn.sync_connection
     if sync is None or sync.invalidated:
         raw = await conn.get_raw_connection()  # may reconnect: needs the greenlet bridge
-        return raw.driver_connection  # type: ignore[return-value]
-    # The usual case: the connection is live, so no greenlet hop just to read it.
-    return sync.connection.driver_connection  # type: ignore[return-value]
+        sync = conn.sync_connection
+        driver = raw.driver_connection
+    else:
+        # The usual case: the connection is live, so no greenlet hop just to read it.
+        driver = sync.connection.driver_connection
+    pending = take_pending_begin(sync) if sync is not None else None
+    return driver, pending  # type: ignore[return-value]
+
+
+async def _run(
+    conn: psycopg.AsyncConnection[Any], pending: bytes | None, sql: str, params: Params, rows: bool
+) -> list[Any]:
+    if pending is None:
+        async with conn.cursor(row_factory=namedtuple_row) as cur:
+            await cur.execute(sql, params)
+            return await cur.fetchall() if rows else []
+    # BEGIN, the context and the statement as one simple query (parameters bound as
+    # literals); the statement's rows are the last result.
+    async with psycopg.AsyncClientCursor(conn, row_factory=namedtuple_row) as cur:
+        await cur.execute(pending + b"; " + cur.mogrify(sql, params).encode(), prepare=False)
+        while cur.nextset():
+            pass
+        return await cur.fetchall() if rows else []
 
 
 Params = Mapping[str, Any] | Sequence[Any]
@@ -45,20 +67,17 @@ def _wrapped(sql: str, params: Params, err: psycopg.Error) -> Exception:
 
 async def fetch(session: AsyncSession, sql: str, params: Params) -> list[Any]:
     """All rows as named tuples (attribute access, like SQLAlchemy rows)."""
-    conn = await _connection(session)
+    conn, pending = await _connection(session)
     try:
-        async with conn.cursor(row_factory=namedtuple_row) as cur:
-            await cur.execute(sql, params)
-            return await cur.fetchall()
+        return await _run(conn, pending, sql, params, rows=True)
     except psycopg.Error as err:
         raise _wrapped(sql, params, err) from err
 
 
 async def execute(session: AsyncSession, sql: str, params: Params) -> None:
-    conn = await _connection(session)
+    conn, pending = await _connection(session)
     try:
-        async with conn.cursor() as cur:
-            await cur.execute(sql, params)
+        await _run(conn, pending, sql, params, rows=False)
     except psycopg.Error as err:
         raise _wrapped(sql, params, err) from err
 
