@@ -5,8 +5,10 @@ Every transaction a session begins switches to the non-superuser app role and se
 apply even when the connection user is a superuser (as with embedded PostgreSQL).
 
 Driver connections run in autocommit mode and we begin transactions ourselves: a session's
-BEGIN and its tenant context go to the server as one simple query (one round trip, where
-psycopg's implicit BEGIN would cost one of its own). Transactions begun outside a session
+BEGIN and its tenant context wait, as one simple query, for the transaction's first
+statement. Driver SQL sends them in that statement's round trip (`driver.py`); a SQLAlchemy
+statement sends them just before itself. The waiting text belongs to its transaction only
+and is dropped at commit, rollback and checkin. Transactions begun outside a session
 (`engine.connect()`, the test harness) get a plain BEGIN before their first statement.
 """
 
