@@ -25,13 +25,13 @@ Create Date: 2026-12-08 02:05:00
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
 from ludus.core.kit.rls import enable_tenant_rls
+from ludus.migrations import revisions
 
 revision = "paya_0004"
 down_revision = "engage_0002"
@@ -39,14 +39,8 @@ branch_labels = None
 depends_on = None
 
 
-def _paya_0003() -> object:
-    spec = importlib.util.spec_from_file_location(
-        "paya_0003", Path(__file__).with_name("2026_12_08_0140-paya_send.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _paya_0003() -> Any:
+    return revisions.load("2026_12_08_0140-paya_send.py")
 
 
 SEND = """
@@ -316,14 +310,14 @@ def upgrade() -> None:
         " SELECT tenant_id, sender_id, recipient_id, max(created_at) FROM paya_payments"
         " GROUP BY tenant_id, sender_id, recipient_id"
     )
-    op.execute(f"DROP FUNCTION {_paya_0003().SIGNATURE}")  # type: ignore[attr-defined]
+    op.execute(f"DROP FUNCTION {_paya_0003().SIGNATURE}")
     op.execute(SEND)
 
 
 def downgrade() -> None:
     previous = _paya_0003()
-    op.execute(f"DROP FUNCTION {previous.SIGNATURE}")  # type: ignore[attr-defined]
-    op.execute(previous.SEND)  # type: ignore[attr-defined]
+    op.execute(f"DROP FUNCTION {previous.SIGNATURE}")
+    op.execute(previous.SEND)
     op.drop_table("paya_pairs")
     for name in ("last_public_at", "last_sent_at", "sent_amount", "sent_count"):
         op.drop_column("paya_profiles", name)

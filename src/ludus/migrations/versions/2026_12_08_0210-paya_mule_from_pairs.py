@@ -15,11 +15,12 @@ Create Date: 2026-12-08 02:10:00
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+
+from ludus.migrations import revisions
 
 revision = "paya_0005"
 down_revision = "paya_0004"
@@ -27,20 +28,16 @@ branch_labels = None
 depends_on = None
 
 
-def _previous(name: str) -> object:
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(name))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _previous(name: str) -> Any:
+    return revisions.load(name)
 
 
-def _paya_0004() -> object:
+def _paya_0004() -> Any:
     return _previous("2026_12_08_0205-paya_send_counters.py")
 
 
 def _signature() -> str:
-    return str(_previous("2026_12_08_0140-paya_send.py").SIGNATURE)  # type: ignore[attr-defined]
+    return str(_previous("2026_12_08_0140-paya_send.py").SIGNATURE)
 
 
 SEND = """
@@ -292,7 +289,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(f"DROP FUNCTION {_signature()}")
-    op.execute(_paya_0004().SEND)  # type: ignore[attr-defined]
+    op.execute(_paya_0004().SEND)
     op.drop_index("ix_paya_pairs_tenant_id_recipient_id_last_at", table_name="paya_pairs")
     for name in ("last_public", "last_amount", "last_payment_id"):
         op.drop_column("paya_pairs", name)

@@ -14,10 +14,11 @@ Create Date: 2026-12-08 02:25:00
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from typing import Any
 
 from alembic import op
+
+from ludus.migrations import revisions
 
 revision = "paya_0006"
 down_revision = "paya_0005"
@@ -27,16 +28,12 @@ depends_on = None
 INDEX = "ix_paya_pairs_tenant_id_sender_id_last_at"
 
 
-def _previous(name: str) -> object:
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(name))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _previous(name: str) -> Any:
+    return revisions.load(name)
 
 
 def _signature() -> str:
-    return str(_previous("2026_12_08_0140-paya_send.py").SIGNATURE)  # type: ignore[attr-defined]
+    return str(_previous("2026_12_08_0140-paya_send.py").SIGNATURE)
 
 
 SEND = """
@@ -272,5 +269,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(f"DROP FUNCTION {_signature()}")
-    op.execute(_previous("2026_12_08_0210-paya_mule_from_pairs.py").SEND)  # type: ignore[attr-defined]
+    op.execute(_previous("2026_12_08_0210-paya_mule_from_pairs.py").SEND)
     op.drop_index(INDEX, table_name="paya_pairs")

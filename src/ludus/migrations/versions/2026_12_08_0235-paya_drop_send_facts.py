@@ -7,10 +7,9 @@ Create Date: 2026-12-08 02:35:00
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 from alembic import op
+
+from ludus.migrations import revisions
 
 revision = "paya_0007"
 down_revision = "paya_0006"
@@ -28,9 +27,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    name = "2026_11_23_1830-paya_send_facts.py"
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(name))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    op.execute(module.SEND_FACTS)
+    op.execute(revisions.load("2026_11_23_1830-paya_send_facts.py").SEND_FACTS)
